@@ -43,8 +43,19 @@ pub struct SecurityAlert {
 
 impl SecurityAlert {
     /// An alert recorded at `version` of a stream owned by `owner`.
-    pub fn new(owner: Uuid, version: u64, kind: AlertKind, user_id: UserId, caused_by: Vec<u64>) -> Self {
+    pub fn new(
+        owner: Uuid,
+        version: u64,
+        kind: AlertKind,
+        user_id: UserId,
+        caused_by: Vec<u64>,
+    ) -> Self {
         let alert_id = Uuid::new_v5(&owner, format!("alert-{version}").as_bytes());
-        Self { alert_id, kind, user_id, caused_by }
+        Self {
+            alert_id,
+            kind,
+            user_id,
+            caused_by,
+        }
     }
 }

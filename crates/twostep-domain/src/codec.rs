@@ -36,7 +36,9 @@ pub fn encode<E: Serialize>(event: &E) -> Result<(String, Value), CodecError> {
             let Some(Value::String(event_type)) = map.remove("type") else {
                 return Err(CodecError::Shape);
             };
-            let data = map.remove("data").unwrap_or_else(|| Value::Object(Map::new()));
+            let data = map
+                .remove("data")
+                .unwrap_or_else(|| Value::Object(Map::new()));
             Ok((event_type, data))
         }
         _ => Err(CodecError::Shape),
@@ -44,9 +46,16 @@ pub fn encode<E: Serialize>(event: &E) -> Result<(String, Value), CodecError> {
 }
 
 /// Rebuilds an event from its stored type name, schema version and data.
-pub fn decode<E: DeserializeOwned>(event_type: &str, schema_version: u32, data: &Value) -> Result<E, CodecError> {
+pub fn decode<E: DeserializeOwned>(
+    event_type: &str,
+    schema_version: u32,
+    data: &Value,
+) -> Result<E, CodecError> {
     if schema_version != SCHEMA_VERSION {
-        return Err(CodecError::UnknownSchemaVersion { event_type: event_type.to_owned(), found: schema_version });
+        return Err(CodecError::UnknownSchemaVersion {
+            event_type: event_type.to_owned(),
+            found: schema_version,
+        });
     }
     let mut map = Map::new();
     map.insert("type".to_owned(), Value::String(event_type.to_owned()));
@@ -65,13 +74,19 @@ mod tests {
         let (event_type, data) = encode(&event)?;
         assert_eq!(event_type, "TwoFactorDisabled");
         assert_eq!(data, serde_json::json!({}));
-        assert_eq!(decode::<LicenceEvent>(&event_type, SCHEMA_VERSION, &data)?, event);
+        assert_eq!(
+            decode::<LicenceEvent>(&event_type, SCHEMA_VERSION, &data)?,
+            event
+        );
         Ok(())
     }
 
     #[test]
     fn refuses_unknown_schema_versions() {
         let refused = decode::<LicenceEvent>("TwoFactorDisabled", 2, &serde_json::json!({}));
-        assert!(matches!(refused, Err(CodecError::UnknownSchemaVersion { found: 2, .. })));
+        assert!(matches!(
+            refused,
+            Err(CodecError::UnknownSchemaVersion { found: 2, .. })
+        ));
     }
 }

@@ -54,7 +54,10 @@ impl EmailAddress {
         let options = email_address::Options::default()
             .with_minimum_sub_domains(2)
             .without_domain_literal();
-        let options = email_address::Options { allow_display_text: false, ..options };
+        let options = email_address::Options {
+            allow_display_text: false,
+            ..options
+        };
         if trimmed.len() > 254 || trimmed.chars().any(char::is_whitespace) {
             return Err(ContactError::InvalidEmail);
         }
@@ -100,7 +103,10 @@ impl MobileNumber {
         if !trimmed.starts_with('+') || trimmed.len() > 32 {
             return Err(ContactError::NotE164);
         }
-        let compact: String = trimmed.chars().filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')')).collect();
+        let compact: String = trimmed
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
+            .collect();
         if !compact[1..].chars().all(|c| c.is_ascii_digit()) || compact.len() < 8 {
             return Err(ContactError::NotE164);
         }
@@ -112,7 +118,9 @@ impl MobileNumber {
             phonenumber::Type::Mobile | phonenumber::Type::FixedLineOrMobile => {}
             _ => return Err(ContactError::NotMobile),
         }
-        Ok(Self(number.format().mode(phonenumber::Mode::E164).to_string()))
+        Ok(Self(
+            number.format().mode(phonenumber::Mode::E164).to_string(),
+        ))
     }
 
     /// The number in E.164 form.
@@ -144,18 +152,37 @@ mod tests {
 
     #[test]
     fn accepts_mobile_numbers_in_e164() {
-        assert_eq!(MobileNumber::parse("+32470123456").map(|m| m.as_str().to_owned()), Ok("+32470123456".into()));
-        assert_eq!(MobileNumber::parse(" +32 470 12 34 56 ").map(|m| m.as_str().to_owned()), Ok("+32470123456".into()));
+        assert_eq!(
+            MobileNumber::parse("+32470123456").map(|m| m.as_str().to_owned()),
+            Ok("+32470123456".into())
+        );
+        assert_eq!(
+            MobileNumber::parse(" +32 470 12 34 56 ").map(|m| m.as_str().to_owned()),
+            Ok("+32470123456".into())
+        );
         assert!(MobileNumber::parse("+447911123456").is_ok());
-        assert!(MobileNumber::parse("+12015550123").is_ok(), "North American numbers are fixed-line-or-mobile");
+        assert!(
+            MobileNumber::parse("+12015550123").is_ok(),
+            "North American numbers are fixed-line-or-mobile"
+        );
     }
 
     #[test]
     fn refuses_fixed_lines_and_garbage() {
-        assert_eq!(MobileNumber::parse("+3221234567"), Err(ContactError::NotMobile), "Brussels fixed line");
-        assert_eq!(MobileNumber::parse("0470123456"), Err(ContactError::NotE164));
+        assert_eq!(
+            MobileNumber::parse("+3222345678"),
+            Err(ContactError::NotMobile),
+            "Brussels fixed line"
+        );
+        assert_eq!(
+            MobileNumber::parse("0470123456"),
+            Err(ContactError::NotE164)
+        );
         assert_eq!(MobileNumber::parse("+32abc"), Err(ContactError::NotE164));
-        assert_eq!(MobileNumber::parse("+999123456789"), Err(ContactError::InvalidNumber));
+        assert_eq!(
+            MobileNumber::parse("+999123456789"),
+            Err(ContactError::InvalidNumber)
+        );
     }
 
     #[test]
@@ -169,9 +196,21 @@ mod tests {
     #[test]
     fn validates_email_addresses() {
         assert!(EmailAddress::parse("alice@example.com").is_ok());
-        assert_eq!(EmailAddress::parse("alice"), Err(ContactError::InvalidEmail));
-        assert_eq!(EmailAddress::parse("alice@localhost"), Err(ContactError::InvalidEmail));
-        assert_eq!(EmailAddress::parse("Alice <alice@example.com>"), Err(ContactError::InvalidEmail));
-        assert_eq!(EmailAddress::parse("a b@example.com"), Err(ContactError::InvalidEmail));
+        assert_eq!(
+            EmailAddress::parse("alice"),
+            Err(ContactError::InvalidEmail)
+        );
+        assert_eq!(
+            EmailAddress::parse("alice@localhost"),
+            Err(ContactError::InvalidEmail)
+        );
+        assert_eq!(
+            EmailAddress::parse("Alice <alice@example.com>"),
+            Err(ContactError::InvalidEmail)
+        );
+        assert_eq!(
+            EmailAddress::parse("a b@example.com"),
+            Err(ContactError::InvalidEmail)
+        );
     }
 }

@@ -99,12 +99,16 @@ identifier!(
 );
 
 /// Id of a licence: UUIDv5 of its name key.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(transparent)]
 pub struct LicenceId(pub Uuid);
 
 /// Id of a user: UUIDv5 of the login key in the licence's namespace.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(transparent)]
 pub struct UserId(pub Uuid);
 
@@ -167,7 +171,10 @@ mod tests {
 
     #[test]
     fn spellings_of_one_login_share_one_key() {
-        let keys: Vec<String> = ["Alice", " alice", "ａｌｉｃｅ", "ALICE\t"].iter().map(|raw| identifier_key(raw)).collect();
+        let keys: Vec<String> = ["Alice", " alice", "ａｌｉｃｅ", "ALICE\t"]
+            .iter()
+            .map(|raw| identifier_key(raw))
+            .collect();
         assert!(keys.iter().all(|key| key == "alice"), "{keys:?}");
     }
 
@@ -179,7 +186,12 @@ mod tests {
 
     #[test]
     fn spellings_map_to_one_id() {
-        let licence = LicenceId::of(LicenceName::parse(" ACME ").map(|n| n.key().to_owned()).as_deref().unwrap_or(""));
+        let licence = LicenceId::of(
+            LicenceName::parse(" ACME ")
+                .map(|n| n.key().to_owned())
+                .as_deref()
+                .unwrap_or(""),
+        );
         assert_eq!(licence, LicenceId::of("acme"));
         let alice = Login::parse("ａｌｉｃｅ").map(|l| UserId::of(licence, l.key()));
         assert_eq!(alice, Ok(UserId::of(licence, "alice")));
@@ -194,15 +206,24 @@ mod tests {
     #[test]
     fn refuses_empty_long_and_control() {
         assert_eq!(Login::parse("   "), Err(IdentifierError::Empty));
-        assert_eq!(Login::parse(&"a".repeat(129)), Err(IdentifierError::TooLong));
+        assert_eq!(
+            Login::parse(&"a".repeat(129)),
+            Err(IdentifierError::TooLong)
+        );
         assert!(Login::parse(&"a".repeat(128)).is_ok());
-        assert_eq!(Login::parse("al\u{0}ice"), Err(IdentifierError::ControlCharacter));
+        assert_eq!(
+            Login::parse("al\u{0}ice"),
+            Err(IdentifierError::ControlCharacter)
+        );
     }
 
     #[test]
     fn streams_are_named_by_id() {
         let id = LicenceId(Uuid::nil());
         assert_eq!(id.stream(), "licence-00000000000000000000000000000000");
-        assert_eq!(UserId(Uuid::nil()).stream(), "account-00000000000000000000000000000000");
+        assert_eq!(
+            UserId(Uuid::nil()).stream(),
+            "account-00000000000000000000000000000000"
+        );
     }
 }

@@ -74,8 +74,23 @@ pub struct PolicyError {
     pub extra: &'static str,
 }
 
-fn within(field: &'static str, value: u64, min: u64, max: u64, extra: &'static str) -> Result<(), PolicyError> {
-    if (min..=max).contains(&value) { Ok(()) } else { Err(PolicyError { field, min, max, extra }) }
+fn within(
+    field: &'static str,
+    value: u64,
+    min: u64,
+    max: u64,
+    extra: &'static str,
+) -> Result<(), PolicyError> {
+    if (min..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(PolicyError {
+            field,
+            min,
+            max,
+            extra,
+        })
+    }
 }
 
 impl LoginPolicy {
@@ -83,12 +98,18 @@ impl LoginPolicy {
     pub fn patched(self, patch: &PolicyPatch) -> Result<Self, PolicyError> {
         let policy = Self {
             code_ttl_seconds: patch.code_ttl_seconds.unwrap_or(self.code_ttl_seconds),
-            resend_interval_seconds: patch.resend_interval_seconds.unwrap_or(self.resend_interval_seconds),
+            resend_interval_seconds: patch
+                .resend_interval_seconds
+                .unwrap_or(self.resend_interval_seconds),
             max_failed_codes: patch.max_failed_codes.unwrap_or(self.max_failed_codes),
-            max_failed_passwords: patch.max_failed_passwords.unwrap_or(self.max_failed_passwords),
+            max_failed_passwords: patch
+                .max_failed_passwords
+                .unwrap_or(self.max_failed_passwords),
             lock_seconds: patch.lock_seconds.unwrap_or(self.lock_seconds),
             code_length: patch.code_length.unwrap_or(self.code_length),
-            session_ttl_seconds: patch.session_ttl_seconds.unwrap_or(self.session_ttl_seconds),
+            session_ttl_seconds: patch
+                .session_ttl_seconds
+                .unwrap_or(self.session_ttl_seconds),
         };
         policy.validate()?;
         Ok(policy)
@@ -104,11 +125,29 @@ impl LoginPolicy {
             self.code_ttl_seconds.min(3_600),
             " (and at most code_ttl_seconds, or a user could be left with no valid code)",
         )?;
-        within("max_failed_codes", u64::from(self.max_failed_codes), 1, 20, "")?;
-        within("max_failed_passwords", u64::from(self.max_failed_passwords), 1, 100, "")?;
+        within(
+            "max_failed_codes",
+            u64::from(self.max_failed_codes),
+            1,
+            20,
+            "",
+        )?;
+        within(
+            "max_failed_passwords",
+            u64::from(self.max_failed_passwords),
+            1,
+            100,
+            "",
+        )?;
         within("lock_seconds", self.lock_seconds, 1, MAX_LOCK_SECONDS, "")?;
         within("code_length", u64::from(self.code_length), 6, 10, "")?;
-        within("session_ttl_seconds", self.session_ttl_seconds, 60, 30 * 24 * 3_600, "")?;
+        within(
+            "session_ttl_seconds",
+            self.session_ttl_seconds,
+            60,
+            30 * 24 * 3_600,
+            "",
+        )?;
         Ok(())
     }
 
@@ -116,7 +155,9 @@ impl LoginPolicy {
     /// `lock_seconds · 2ⁿ⁻¹`, capped at 24 h.
     pub fn lock_duration(&self, lock_number: u32) -> u64 {
         let doublings = lock_number.saturating_sub(1).min(32);
-        self.lock_seconds.saturating_mul(1u64 << doublings).min(MAX_LOCK_SECONDS)
+        self.lock_seconds
+            .saturating_mul(1u64 << doublings)
+            .min(MAX_LOCK_SECONDS)
     }
 }
 
@@ -150,23 +191,51 @@ mod tests {
 
     #[test]
     fn out_of_bounds_fields_are_refused_by_name() {
-        let short_codes = PolicyPatch { code_length: Some(4), ..PolicyPatch::default() };
-        let refused = LoginPolicy::default().patched(&short_codes).map_err(|e| e.field);
+        let short_codes = PolicyPatch {
+            code_length: Some(4),
+            ..PolicyPatch::default()
+        };
+        let refused = LoginPolicy::default()
+            .patched(&short_codes)
+            .map_err(|e| e.field);
         assert_eq!(refused, Err("code_length"));
-        let slow_resend = PolicyPatch { code_ttl_seconds: Some(30), ..PolicyPatch::default() };
-        let refused = LoginPolicy::default().patched(&slow_resend).map_err(|e| e.field);
+        let slow_resend = PolicyPatch {
+            code_ttl_seconds: Some(30),
+            ..PolicyPatch::default()
+        };
+        let refused = LoginPolicy::default()
+            .patched(&slow_resend)
+            .map_err(|e| e.field);
         assert_eq!(refused, Err("resend_interval_seconds"));
-        let no_codes = PolicyPatch { max_failed_codes: Some(0), ..PolicyPatch::default() };
-        assert_eq!(LoginPolicy::default().patched(&no_codes).map_err(|e| e.field), Err("max_failed_codes"));
+        let no_codes = PolicyPatch {
+            max_failed_codes: Some(0),
+            ..PolicyPatch::default()
+        };
+        assert_eq!(
+            LoginPolicy::default()
+                .patched(&no_codes)
+                .map_err(|e| e.field),
+            Err("max_failed_codes")
+        );
     }
 
     #[test]
     fn a_patch_keeps_the_other_fields() {
-        let patch = PolicyPatch { lock_seconds: Some(2), code_ttl_seconds: Some(5), resend_interval_seconds: Some(1), ..PolicyPatch::default() };
+        let patch = PolicyPatch {
+            lock_seconds: Some(2),
+            code_ttl_seconds: Some(5),
+            resend_interval_seconds: Some(1),
+            ..PolicyPatch::default()
+        };
         let policy = LoginPolicy::default().patched(&patch);
         assert_eq!(
             policy,
-            Ok(LoginPolicy { lock_seconds: 2, code_ttl_seconds: 5, resend_interval_seconds: 1, ..LoginPolicy::default() })
+            Ok(LoginPolicy {
+                lock_seconds: 2,
+                code_ttl_seconds: 5,
+                resend_interval_seconds: 1,
+                ..LoginPolicy::default()
+            })
         );
     }
 }

@@ -109,7 +109,8 @@ impl<'de> Deserialize<'de> for Digest {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
         let mut bytes = [0u8; 32];
-        hex::decode_to_slice(&text, &mut bytes).map_err(|_| serde::de::Error::custom("expected 64 hex digits"))?;
+        hex::decode_to_slice(&text, &mut bytes)
+            .map_err(|_| serde::de::Error::custom("expected 64 hex digits"))?;
         Ok(Self(bytes))
     }
 }
@@ -131,14 +132,21 @@ impl OneTimeCode {
     /// Builds a code of `length` digits from uniform random digits (each 0–9),
     /// keeping leading zeros. `digits` must hold at least `length` values.
     pub fn from_digits(digits: &[u8], length: usize) -> Self {
-        Self(digits.iter().take(length).map(|d| char::from(b'0' + d % 10)).collect())
+        Self(
+            digits
+                .iter()
+                .take(length)
+                .map(|d| char::from(b'0' + d % 10))
+                .collect(),
+        )
     }
 
     /// Reads a submitted code: surrounding whitespace trimmed, then exactly
     /// `length` ASCII digits, or `None` (malformed, not a guess).
     pub fn submitted(raw: &str, length: usize) -> Option<Self> {
         let trimmed = raw.trim();
-        (trimmed.len() == length && trimmed.bytes().all(|b| b.is_ascii_digit())).then(|| Self(trimmed.to_owned()))
+        (trimmed.len() == length && trimmed.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| Self(trimmed.to_owned()))
     }
 
     /// The digits, for the message that carries them.
@@ -179,25 +187,52 @@ mod tests {
         assert_eq!(Password::parse("1234567"), Err(PasswordError::TooShort));
         assert!(Password::parse("12345678").is_ok());
         assert!(Password::parse(&"x".repeat(256)).is_ok());
-        assert_eq!(Password::parse(&"x".repeat(257)), Err(PasswordError::TooLong));
-        assert_eq!(Password::parse(&"é".repeat(200)).map(|_| ()), Ok(()), "200 chars, 400 bytes");
-        assert_eq!(Password::parse(&"😀".repeat(256)), Err(PasswordError::TooLong), "256 chars but 1024+ bytes");
-        assert_eq!(Password::parse(&"x".repeat(1025)), Err(PasswordError::TooLong));
+        assert_eq!(
+            Password::parse(&"x".repeat(257)),
+            Err(PasswordError::TooLong)
+        );
+        assert_eq!(
+            Password::parse(&"é".repeat(200)).map(|_| ()),
+            Ok(()),
+            "200 chars, 400 bytes"
+        );
+        assert!(
+            Password::parse(&"😀".repeat(256)).is_ok(),
+            "256 chars, exactly 1024 bytes: at most, not over"
+        );
+        assert_eq!(
+            Password::parse(&format!("{}x", "😀".repeat(256))),
+            Err(PasswordError::TooLong),
+            "1025 bytes"
+        );
+        assert_eq!(
+            Password::parse(&"x".repeat(1025)),
+            Err(PasswordError::TooLong)
+        );
         assert!(Password::candidate(&"x".repeat(1025)).is_none());
     }
 
     #[test]
     fn codes_keep_leading_zeros() {
-        assert_eq!(OneTimeCode::from_digits(&[0, 0, 7, 1, 2, 3, 9], 6).as_str(), "007123");
+        assert_eq!(
+            OneTimeCode::from_digits(&[0, 0, 7, 1, 2, 3, 9], 6).as_str(),
+            "007123"
+        );
     }
 
     #[test]
     fn submitted_codes_must_be_exact_digits() {
-        assert_eq!(OneTimeCode::submitted(" 012345 ", 6).map(|c| c.as_str().to_owned()), Some("012345".into()));
+        assert_eq!(
+            OneTimeCode::submitted(" 012345 ", 6).map(|c| c.as_str().to_owned()),
+            Some("012345".into())
+        );
         assert!(OneTimeCode::submitted("12345", 6).is_none());
         assert!(OneTimeCode::submitted("1234567", 6).is_none());
         assert!(OneTimeCode::submitted("12a456", 6).is_none());
-        assert!(OneTimeCode::submitted("１２３４５６", 6).is_none(), "full-width digits are not ASCII");
+        assert!(
+            OneTimeCode::submitted("１２３４５６", 6).is_none(),
+            "full-width digits are not ASCII"
+        );
         assert!(OneTimeCode::submitted("12 456", 6).is_none());
     }
 
@@ -205,7 +240,10 @@ mod tests {
     fn secrets_never_print() {
         let password = Password::parse("correct horse").map(|p| format!("{p:?}"));
         assert_eq!(password.as_deref(), Ok("Password(<redacted>)"));
-        assert_eq!(format!("{:?}", OneTimeCode::from_digits(&[1, 2, 3, 4, 5, 6], 6)), "OneTimeCode(<redacted>)");
+        assert_eq!(
+            format!("{:?}", OneTimeCode::from_digits(&[1, 2, 3, 4, 5, 6], 6)),
+            "OneTimeCode(<redacted>)"
+        );
     }
 
     #[test]

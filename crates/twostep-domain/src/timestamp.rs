@@ -36,7 +36,11 @@ impl Timestamp {
     /// This instant plus a number of seconds (saturating at the far future).
     pub fn plus_seconds(self, seconds: u64) -> Self {
         let seconds = i64::try_from(seconds).unwrap_or(i64::MAX);
-        Self(self.0.checked_add(Duration::seconds(seconds)).unwrap_or(self.0))
+        Self(
+            self.0
+                .checked_add(Duration::seconds(seconds))
+                .unwrap_or(self.0),
+        )
     }
 
     /// Whole seconds from `self` until `later`, zero if `later` is not after.
@@ -47,7 +51,9 @@ impl Timestamp {
 
     /// RFC 3339 text, as in JSON.
     pub fn rfc3339(self) -> String {
-        self.0.format(&Rfc3339).unwrap_or_else(|_| self.0.unix_timestamp().to_string())
+        self.0
+            .format(&Rfc3339)
+            .unwrap_or_else(|_| self.0.unix_timestamp().to_string())
     }
 
     /// Parses RFC 3339 text.
@@ -91,7 +97,8 @@ impl Serialize for Timestamp {
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
-        Timestamp::parse(&text).ok_or_else(|| serde::de::Error::custom("expected an RFC 3339 timestamp"))
+        Timestamp::parse(&text)
+            .ok_or_else(|| serde::de::Error::custom("expected an RFC 3339 timestamp"))
     }
 }
 

@@ -174,9 +174,14 @@ struct Draft {
 impl Draft {
     /// Starts from `state`, recording first that a lapsed lock has ended.
     fn settled(state: &Account, now: Timestamp) -> Self {
-        let mut draft = Self { state: state.clone(), events: Vec::new() };
+        let mut draft = Self {
+            state: state.clone(),
+            events: Vec::new(),
+        };
         if let Some(lock) = state.lock.as_ref().filter(|lock| lock.until <= now) {
-            draft.push(AccountEvent::LockExpired { locked_until: lock.until });
+            draft.push(AccountEvent::LockExpired {
+                locked_until: lock.until,
+            });
         }
         draft
     }
@@ -191,7 +196,13 @@ impl Draft {
     }
 
     fn alert(&mut self, standing: &Standing, kind: AlertKind, caused_by: Vec<u64>) {
-        let alert = SecurityAlert::new(standing.user_id.0, self.next_version(), kind, standing.user_id, caused_by);
+        let alert = SecurityAlert::new(
+            standing.user_id.0,
+            self.next_version(),
+            kind,
+            standing.user_id,
+            caused_by,
+        );
         self.push(AccountEvent::SecurityAlertRaised(alert));
     }
 
@@ -203,7 +214,13 @@ impl Draft {
             LockCause::Passwords => self.state.failed_password_versions.clone(),
         };
         let closed_challenge = self.state.open_challenge.as_ref().map(|c| c.challenge_id);
-        self.push(AccountEvent::AccountLocked { cause, lock_number, locked_at: now, locked_until, closed_challenge });
+        self.push(AccountEvent::AccountLocked {
+            cause,
+            lock_number,
+            locked_at: now,
+            locked_until,
+            closed_challenge,
+        });
         caused_by.push(self.state.version);
         let kind = match cause {
             LockCause::Codes => AlertKind::AccountLockedByCodes,
@@ -212,7 +229,13 @@ impl Draft {
         self.alert(standing, kind, caused_by);
     }
 
-    fn start_session(&mut self, session: NewToken, policy_ttl: u64, second_factor: Option<Channel>, now: Timestamp) {
+    fn start_session(
+        &mut self,
+        session: NewToken,
+        policy_ttl: u64,
+        second_factor: Option<Channel>,
+        now: Timestamp,
+    ) {
         self.push(AccountEvent::SessionStarted {
             session_id: session.token_id,
             token_digest: session.digest,
@@ -261,8 +284,10 @@ impl Account {
                 if !standing.active {
                     return Err(AccountRejection::UserInactive);
                 }
-                let throttled =
-                    draft.state.last_reset_requested_at.is_some_and(|at| at.plus_seconds(RESET_THROTTLE_SECONDS) > now);
+                let throttled = draft
+                    .state
+                    .last_reset_requested_at
+                    .is_some_and(|at| at.plus_seconds(RESET_THROTTLE_SECONDS) > now);
                 if throttled {
                     return Err(AccountRejection::ResetThrottled);
                 }
@@ -273,14 +298,23 @@ impl Account {
                     expires_at: now.plus_seconds(PASSWORD_RESET_TTL_SECONDS),
                 });
             }
-            AccountCommand::SetPassword { token, password_hash } => {
-                let usable = draft.state.usable_token(token.token_id, &token.digest, now).map(|t| t.purpose);
+            AccountCommand::SetPassword {
+                token,
+                password_hash,
+            } => {
+                let usable = draft
+                    .state
+                    .usable_token(token.token_id, &token.digest, now)
+                    .map(|t| t.purpose);
                 let Some(via) = usable.filter(|_| standing.active) else {
                     return Err(AccountRejection::InvalidToken);
                 };
                 let closed_challenge = draft.state.open_challenge.as_ref().map(|c| c.challenge_id);
-                let voided_code =
-                    draft.state.latest_code().filter(|c| !c.spent && !c.voided && c.expires_at > now).map(|c| c.code_id);
+                let voided_code = draft
+                    .state
+                    .latest_code()
+                    .filter(|c| !c.spent && !c.voided && c.expires_at > now)
+                    .map(|c| c.code_id);
                 draft.push(AccountEvent::PasswordSet {
                     via,
                     token_id: token.token_id,
@@ -289,11 +323,29 @@ impl Account {
                     voided_code,
                 });
             }
-            AccountCommand::SubmitPassword { check, fresh } => submit_password(&mut draft, standing, check, fresh, now, key)?,
-            AccountCommand::VerifyCode { challenge_id, code, session } => {
-                verify_code(&mut draft, standing, *challenge_id, code, *session, now, key)?
+            AccountCommand::SubmitPassword { check, fresh } => {
+                submit_password(&mut draft, standing, check, fresh, now, key)?
             }
-            AccountCommand::RecordDelivery { purpose, reference, channel, destination, outcome } => match outcome {
+            AccountCommand::VerifyCode {
+                challenge_id,
+                code,
+                session,
+            } => verify_code(
+                &mut draft,
+                standing,
+                *challenge_id,
+                code,
+                *session,
+                now,
+                key,
+            )?,
+            AccountCommand::RecordDelivery {
+                purpose,
+                reference,
+                channel,
+                destination,
+                outcome,
+            } => match outcome {
                 Ok(()) => draft.push(AccountEvent::MessageDelivered {
                     purpose: *purpose,
                     reference: *reference,
@@ -325,17 +377,28 @@ impl Account {
                 let Some(lock) = draft.state.lock_at(now).cloned() else {
                     return Err(AccountRejection::NotLocked);
                 };
-                draft.push(AccountEvent::LockLifted { reason: reason.to_owned(), locked_until: lock.until });
+                draft.push(AccountEvent::LockLifted {
+                    reason: reason.to_owned(),
+                    locked_until: lock.until,
+                });
             }
             AccountCommand::ReportUnrequestedCode { code_id, digest } => {
-                let Some(code) = draft.state.code(*code_id).filter(|c| c.report_digest == *digest).cloned() else {
+                let Some(code) = draft
+                    .state
+                    .code(*code_id)
+                    .filter(|c| c.report_digest == *digest)
+                    .cloned()
+                else {
                     return Err(AccountRejection::UnknownReport);
                 };
                 if code.reported {
                     return draft.finish();
                 }
                 let closed_challenge = draft.state.open_challenge.as_ref().map(|c| c.challenge_id);
-                draft.push(AccountEvent::UnrequestedCodeReported { code_id: *code_id, closed_challenge });
+                draft.push(AccountEvent::UnrequestedCodeReported {
+                    code_id: *code_id,
+                    closed_challenge,
+                });
                 let caused_by = vec![code.issued_version, draft.state.version];
                 draft.alert(standing, AlertKind::UnrequestedCodeReported, caused_by);
             }
@@ -343,7 +406,9 @@ impl Account {
                 if draft.state.live_session(*session_id, digest, now).is_none() {
                     return Err(AccountRejection::SessionNotFound);
                 }
-                draft.push(AccountEvent::SessionEnded { session_id: *session_id });
+                draft.push(AccountEvent::SessionEnded {
+                    session_id: *session_id,
+                });
             }
         }
         draft.finish()
@@ -399,7 +464,12 @@ fn submit_password(
         return Ok(());
     }
     let Some(route) = &standing.route else {
-        draft.start_session(fresh.session, standing.policy.session_ttl_seconds, None, now);
+        draft.start_session(
+            fresh.session,
+            standing.policy.session_ttl_seconds,
+            None,
+            now,
+        );
         return Ok(());
     };
     if route.destination.is_none() {
@@ -407,8 +477,15 @@ fn submit_password(
     }
     let interval = standing.policy.resend_interval_seconds;
     let closed_challenge = draft.state.open_challenge.as_ref().map(|c| c.challenge_id);
-    let usable = draft.state.latest_code().filter(|c| code_is_usable(c, route, now)).cloned();
-    match usable.as_ref().filter(|c| c.issued_at.plus_seconds(interval) > now) {
+    let usable = draft
+        .state
+        .latest_code()
+        .filter(|c| code_is_usable(c, route, now))
+        .cloned();
+    match usable
+        .as_ref()
+        .filter(|c| c.issued_at.plus_seconds(interval) > now)
+    {
         Some(kept) => draft.push(AccountEvent::ChallengeOpened {
             challenge_id: fresh.challenge_id,
             closed_challenge,
@@ -457,7 +534,11 @@ fn verify_code(
     let Some(code) = OneTimeCode::submitted(raw_code, code_length as usize) else {
         return Err(AccountRejection::MalformedCode(code_length));
     };
-    let challenge = draft.state.open_challenge.clone().filter(|c| c.challenge_id == challenge_id);
+    let challenge = draft
+        .state
+        .open_challenge
+        .clone()
+        .filter(|c| c.challenge_id == challenge_id);
     let answering = challenge.as_ref().map(|c| c.code_id);
     let uncounted = |reason| AccountEvent::CodeRejected {
         challenge_id,
@@ -466,10 +547,12 @@ fn verify_code(
         counted: false,
         failed_codes_in_a_row: draft.state.failed_codes,
     };
-    let refusal = if challenge.is_none() {
-        Some(CodeRefusal::ChallengeNotOpen)
-    } else if draft.state.lock_at(now).is_some() {
+    // The lock comes first: the lock closed the challenge it found open, and
+    // a code step during a lock is refused as such, whatever it names.
+    let refusal = if draft.state.lock_at(now).is_some() {
         Some(CodeRefusal::AccountLocked)
+    } else if challenge.is_none() {
+        Some(CodeRefusal::ChallengeNotOpen)
     } else if !standing.active {
         Some(CodeRefusal::UserInactive)
     } else if standing.route.is_none() {
@@ -485,10 +568,26 @@ fn verify_code(
     let (Some(challenge), Some(route)) = (challenge, standing.route.as_ref()) else {
         return Ok(());
     };
-    match judge_code(&draft.state, standing, route, challenge.code_id, &code, now, key) {
+    match judge_code(
+        &draft.state,
+        standing,
+        route,
+        challenge.code_id,
+        &code,
+        now,
+        key,
+    ) {
         Ok(code_id) => {
-            draft.push(AccountEvent::CodeAccepted { challenge_id, code_id });
-            draft.start_session(session, standing.policy.session_ttl_seconds, Some(route.channel), now);
+            draft.push(AccountEvent::CodeAccepted {
+                challenge_id,
+                code_id,
+            });
+            draft.start_session(
+                session,
+                standing.policy.session_ttl_seconds,
+                Some(route.channel),
+                now,
+            );
         }
         Err(reason) => {
             let failed_codes_in_a_row = draft.state.failed_codes + 1;
@@ -524,17 +623,28 @@ fn judge_code(
     now: Timestamp,
     key: &dyn CodeKey,
 ) -> Result<Uuid, CodeRefusal> {
-    let matches: Vec<bool> =
-        state.codes.iter().map(|c| key.digest(standing.user_id, c.code_id, code) == c.digest).collect();
+    let matches: Vec<bool> = state
+        .codes
+        .iter()
+        .map(|c| key.digest(standing.user_id, c.code_id, code) == c.digest)
+        .collect();
     let latest = state.latest_code().ok_or(CodeRefusal::NoCode)?;
     let matched_latest = matches.last().copied().unwrap_or(false);
     if !matched_latest || latest.code_id != expected {
         let matched_older = matches.iter().rev().skip(1).any(|m| *m);
-        return Err(if matched_older || matched_latest { CodeRefusal::Superseded } else { CodeRefusal::WrongCode });
+        return Err(if matched_older || matched_latest {
+            CodeRefusal::Superseded
+        } else {
+            CodeRefusal::WrongCode
+        });
     }
     if latest.spent {
         Err(CodeRefusal::Spent)
-    } else if latest.voided || latest.delivery_failed || latest.route_epoch != route.epoch || latest.channel != route.channel {
+    } else if latest.voided
+        || latest.delivery_failed
+        || latest.route_epoch != route.epoch
+        || latest.channel != route.channel
+    {
         Err(CodeRefusal::Voided)
     } else if latest.expires_at <= now {
         Err(CodeRefusal::Expired)
@@ -542,4 +652,3 @@ fn judge_code(
         Ok(latest.code_id)
     }
 }
-

@@ -9,8 +9,13 @@ mod state;
 mod tests;
 
 pub use decide::{
-    ACCESS_CONFIRMATION_TTL_SECONDS, AccountCommand, AccountRejection, Fresh, MAX_CODE_DIGITS, MAX_REASON_CHARS,
-    NewToken, PASSWORD_RESET_TTL_SECONDS, PasswordCheck, RESET_THROTTLE_SECONDS, code_is_usable,
+    ACCESS_CONFIRMATION_TTL_SECONDS, AccountCommand, AccountRejection, Fresh, MAX_CODE_DIGITS,
+    MAX_REASON_CHARS, NewToken, PASSWORD_RESET_TTL_SECONDS, PasswordCheck, RESET_THROTTLE_SECONDS,
+    code_is_usable,
 };
-pub use events::{AccountEvent, CodeRefusal, LockCause, MessagePurpose, PasswordRefusal, TokenPurpose};
-pub use state::{Account, IssuedCode, Lock, OpenChallenge, OutstandingToken, REMEMBERED_CODES, Session};
+pub use events::{
+    AccountEvent, CodeRefusal, LockCause, MessagePurpose, PasswordRefusal, TokenPurpose,
+};
+pub use state::{
+    Account, IssuedCode, Lock, OpenChallenge, OutstandingToken, REMEMBERED_CODES, Session,
+};

@@ -141,13 +141,27 @@ impl Account {
     }
 
     /// A token that can still set a password at `now`.
-    pub fn usable_token(&self, token_id: Uuid, digest: &Digest, now: Timestamp) -> Option<&OutstandingToken> {
-        self.tokens.get(&token_id).filter(|t| t.digest == *digest && t.expires_at > now)
+    pub fn usable_token(
+        &self,
+        token_id: Uuid,
+        digest: &Digest,
+        now: Timestamp,
+    ) -> Option<&OutstandingToken> {
+        self.tokens
+            .get(&token_id)
+            .filter(|t| t.digest == *digest && t.expires_at > now)
     }
 
     /// A session the presented token opens at `now`.
-    pub fn live_session(&self, session_id: Uuid, digest: &Digest, now: Timestamp) -> Option<&Session> {
-        self.sessions.get(&session_id).filter(|s| s.digest == *digest && s.expires_at > now)
+    pub fn live_session(
+        &self,
+        session_id: Uuid,
+        digest: &Digest,
+        now: Timestamp,
+    ) -> Option<&Session> {
+        self.sessions
+            .get(&session_id)
+            .filter(|s| s.digest == *digest && s.expires_at > now)
     }
 
     fn close_challenge(&mut self, closed: Option<Uuid>) {
@@ -174,7 +188,12 @@ impl Account {
         self.version += 1;
         let version = self.version;
         match event {
-            AccountEvent::AccessConfirmationIssued { token_id, token_digest, expires_at, .. } => {
+            AccountEvent::AccessConfirmationIssued {
+                token_id,
+                token_digest,
+                expires_at,
+                ..
+            } => {
                 let token = OutstandingToken {
                     purpose: TokenPurpose::AccessConfirmation,
                     digest: *token_digest,
@@ -182,20 +201,38 @@ impl Account {
                 };
                 self.tokens.insert(*token_id, token);
             }
-            AccountEvent::PasswordResetRequested { token_id, token_digest, requested_at, expires_at } => {
-                self.tokens.retain(|_, t| t.purpose != TokenPurpose::PasswordReset);
-                let token =
-                    OutstandingToken { purpose: TokenPurpose::PasswordReset, digest: *token_digest, expires_at: *expires_at };
+            AccountEvent::PasswordResetRequested {
+                token_id,
+                token_digest,
+                requested_at,
+                expires_at,
+            } => {
+                self.tokens
+                    .retain(|_, t| t.purpose != TokenPurpose::PasswordReset);
+                let token = OutstandingToken {
+                    purpose: TokenPurpose::PasswordReset,
+                    digest: *token_digest,
+                    expires_at: *expires_at,
+                };
                 self.tokens.insert(*token_id, token);
                 self.last_reset_requested_at = Some(*requested_at);
             }
-            AccountEvent::PasswordSet { password_hash, closed_challenge, voided_code, .. } => {
+            AccountEvent::PasswordSet {
+                password_hash,
+                closed_challenge,
+                voided_code,
+                ..
+            } => {
                 self.password_hash = Some(password_hash.clone());
                 self.tokens.clear();
                 self.close_challenge(*closed_challenge);
                 self.void_code(*voided_code);
             }
-            AccountEvent::PasswordRejected { counted, failed_passwords_in_a_row, .. } => {
+            AccountEvent::PasswordRejected {
+                counted,
+                failed_passwords_in_a_row,
+                ..
+            } => {
                 if *counted {
                     self.failed_passwords = *failed_passwords_in_a_row;
                     self.failed_password_versions.push(version);
@@ -205,8 +242,15 @@ impl Account {
                 self.failed_passwords = 0;
                 self.failed_password_versions.clear();
             }
-            AccountEvent::ChallengeOpened { challenge_id, code_id, .. } => {
-                self.open_challenge = Some(OpenChallenge { challenge_id: *challenge_id, code_id: *code_id });
+            AccountEvent::ChallengeOpened {
+                challenge_id,
+                code_id,
+                ..
+            } => {
+                self.open_challenge = Some(OpenChallenge {
+                    challenge_id: *challenge_id,
+                    code_id: *code_id,
+                });
                 self.failed_passwords = 0;
                 self.failed_password_versions.clear();
             }
@@ -246,7 +290,12 @@ impl Account {
                     self.code_delivery_failure_versions.clear();
                 }
             }
-            AccountEvent::MessageDeliveryFailed { purpose, reference, code_failures_in_a_row, .. } => {
+            AccountEvent::MessageDeliveryFailed {
+                purpose,
+                reference,
+                code_failures_in_a_row,
+                ..
+            } => {
                 if *purpose == MessagePurpose::Code {
                     if let Some(code) = self.code_mut(*reference) {
                         code.delivery_failed = true;
@@ -256,22 +305,39 @@ impl Account {
                     self.code_delivery_failure_versions.push(version);
                 }
             }
-            AccountEvent::CodeAccepted { challenge_id, code_id } => {
+            AccountEvent::CodeAccepted {
+                challenge_id,
+                code_id,
+            } => {
                 if let Some(code) = self.code_mut(*code_id) {
                     code.spent = true;
                 }
                 self.close_challenge(Some(*challenge_id));
                 self.reset_counters();
             }
-            AccountEvent::CodeRejected { challenge_id, counted, failed_codes_in_a_row, .. } => {
+            AccountEvent::CodeRejected {
+                challenge_id,
+                counted,
+                failed_codes_in_a_row,
+                ..
+            } => {
                 self.close_challenge(Some(*challenge_id));
                 if *counted {
                     self.failed_codes = *failed_codes_in_a_row;
                     self.failed_code_versions.push(version);
                 }
             }
-            AccountEvent::AccountLocked { cause, lock_number, locked_until, closed_challenge, .. } => {
-                self.lock = Some(Lock { cause: *cause, until: *locked_until });
+            AccountEvent::AccountLocked {
+                cause,
+                lock_number,
+                locked_until,
+                closed_challenge,
+                ..
+            } => {
+                self.lock = Some(Lock {
+                    cause: *cause,
+                    until: *locked_until,
+                });
                 self.locks_since_success = *lock_number;
                 self.close_challenge(*closed_challenge);
             }
@@ -279,9 +345,19 @@ impl Account {
                 self.lock = None;
                 self.reset_counters();
             }
-            AccountEvent::SessionStarted { session_id, token_digest, started_at, expires_at, .. } => {
+            AccountEvent::SessionStarted {
+                session_id,
+                token_digest,
+                started_at,
+                expires_at,
+                ..
+            } => {
                 self.sessions.retain(|_, s| s.expires_at > *started_at);
-                let session = Session { digest: *token_digest, started_at: *started_at, expires_at: *expires_at };
+                let session = Session {
+                    digest: *token_digest,
+                    started_at: *started_at,
+                    expires_at: *expires_at,
+                };
                 self.sessions.insert(*session_id, session);
                 self.reset_counters();
                 self.locks_since_success = 0;
@@ -289,7 +365,10 @@ impl Account {
             AccountEvent::SessionEnded { session_id } => {
                 self.sessions.remove(session_id);
             }
-            AccountEvent::UnrequestedCodeReported { code_id, closed_challenge } => {
+            AccountEvent::UnrequestedCodeReported {
+                code_id,
+                closed_challenge,
+            } => {
                 if let Some(code) = self.code_mut(*code_id) {
                     code.reported = true;
                     code.voided = true;

@@ -230,16 +230,34 @@ impl Licence {
         let user = self.users.get(&user_id)?;
         let route = self.channel.map(|channel| {
             let (destination, masked, since) = match channel {
-                Channel::Email => (Some(user.email.as_str().to_owned()), user.email.masked(), user.email_since),
+                Channel::Email => (
+                    Some(user.email.as_str().to_owned()),
+                    user.email.masked(),
+                    user.email_since,
+                ),
                 Channel::Sms => (
                     user.mobile.as_ref().map(|m| m.as_str().to_owned()),
-                    user.mobile.as_ref().map(MobileNumber::masked).unwrap_or_default(),
+                    user.mobile
+                        .as_ref()
+                        .map(MobileNumber::masked)
+                        .unwrap_or_default(),
                     user.mobile_since,
                 ),
             };
-            CodeRoute { channel, destination, masked, epoch: since.max(self.channel_since) }
+            CodeRoute {
+                channel,
+                destination,
+                masked,
+                epoch: since.max(self.channel_since),
+            }
         });
-        Some(Standing { licence_id, user_id, active: user.active, policy: self.policy, route })
+        Some(Standing {
+            licence_id,
+            user_id,
+            active: user.active,
+            policy: self.policy,
+            route,
+        })
     }
 
     /// Folds one event.
@@ -262,7 +280,12 @@ impl Licence {
                 self.channel = None;
                 self.channel_since = version;
             }
-            LicenceEvent::UserCreated { user_id, login, email, mobile } => {
+            LicenceEvent::UserCreated {
+                user_id,
+                login,
+                email,
+                mobile,
+            } => {
                 let record = UserRecord {
                     user_id: *user_id,
                     login: login.clone(),
@@ -280,7 +303,9 @@ impl Licence {
                     user.email_since = version;
                 }
             }
-            LicenceEvent::UserMobileChanged { user_id, mobile, .. } => {
+            LicenceEvent::UserMobileChanged {
+                user_id, mobile, ..
+            } => {
                 if let Some(user) = self.users.get_mut(user_id) {
                     user.mobile = mobile.clone();
                     user.mobile_since = version;
@@ -318,11 +343,19 @@ impl Licence {
         };
         match command {
             LicenceCommand::Register { .. } => Err(LicenceRejection::AlreadyRegistered),
-            LicenceCommand::EnableTwoFactor { channel, policy } => self.enable_two_factor(*channel, policy),
-            LicenceCommand::DisableTwoFactor => {
-                Ok(if self.channel.is_some() { vec![LicenceEvent::TwoFactorDisabled {}] } else { vec![] })
+            LicenceCommand::EnableTwoFactor { channel, policy } => {
+                self.enable_two_factor(*channel, policy)
             }
-            LicenceCommand::CreateUser { login, email, mobile } => {
+            LicenceCommand::DisableTwoFactor => Ok(if self.channel.is_some() {
+                vec![LicenceEvent::TwoFactorDisabled {}]
+            } else {
+                vec![]
+            }),
+            LicenceCommand::CreateUser {
+                login,
+                email,
+                mobile,
+            } => {
                 let user_id = UserId::of(licence_id, login.key());
                 if self.users.contains_key(&user_id) {
                     return Err(LicenceRejection::LoginTaken);
@@ -337,18 +370,33 @@ impl Licence {
                     mobile: mobile.clone(),
                 }])
             }
-            LicenceCommand::UpdateUser { login, email, mobile, active } => {
-                let user = self.user_by_login(login).ok_or(LicenceRejection::UnknownUser)?;
+            LicenceCommand::UpdateUser {
+                login,
+                email,
+                mobile,
+                active,
+            } => {
+                let user = self
+                    .user_by_login(login)
+                    .ok_or(LicenceRejection::UnknownUser)?;
                 self.update_user(user, email.as_ref(), mobile.as_ref(), *active)
             }
         }
     }
 
-    fn enable_two_factor(&self, channel: Channel, patch: &PolicyPatch) -> Result<Vec<LicenceEvent>, LicenceRejection> {
+    fn enable_two_factor(
+        &self,
+        channel: Channel,
+        patch: &PolicyPatch,
+    ) -> Result<Vec<LicenceEvent>, LicenceRejection> {
         let policy = self.policy.patched(patch)?;
         if channel == Channel::Sms {
-            let missing: Vec<String> =
-                self.users.values().filter(|u| u.active && u.mobile.is_none()).map(|u| u.login.clone()).collect();
+            let missing: Vec<String> = self
+                .users
+                .values()
+                .filter(|u| u.active && u.mobile.is_none())
+                .map(|u| u.login.clone())
+                .collect();
             if !missing.is_empty() {
                 return Err(LicenceRejection::MissingMobileNumbers(missing));
             }
@@ -375,11 +423,19 @@ impl Licence {
         let mut events = Vec::new();
         let mut contact_versions = Vec::new();
         if let Some(email) = email.filter(|e| **e != user.email) {
-            events.push(LicenceEvent::UserEmailChanged { user_id, email: email.clone(), previous: user.email.clone() });
+            events.push(LicenceEvent::UserEmailChanged {
+                user_id,
+                email: email.clone(),
+                previous: user.email.clone(),
+            });
             contact_versions.push(self.version + events.len() as u64);
         }
         if mobile_after != user.mobile {
-            events.push(LicenceEvent::UserMobileChanged { user_id, mobile: mobile_after, previous: user.mobile.clone() });
+            events.push(LicenceEvent::UserMobileChanged {
+                user_id,
+                mobile: mobile_after,
+                previous: user.mobile.clone(),
+            });
             contact_versions.push(self.version + events.len() as u64);
         }
         if active_after != user.active {
@@ -392,9 +448,18 @@ impl Licence {
         if !contact_versions.is_empty() {
             let version = self.version + events.len() as u64 + 1;
             let owner = self.id.map(|id| id.0).unwrap_or_default();
-            let alert = SecurityAlert::new(owner, version, AlertKind::ContactChanged, user_id, contact_versions);
+            let alert = SecurityAlert::new(
+                owner,
+                version,
+                AlertKind::ContactChanged,
+                user_id,
+                contact_versions,
+            );
             events.push(LicenceEvent::SecurityAlertRaised(alert));
         }
         Ok(events)
     }
 }
+
+#[cfg(test)]
+mod tests;
