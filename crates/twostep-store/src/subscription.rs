@@ -24,7 +24,12 @@ impl Subscription {
     /// Starts after `checkpoint`, reading at most `batch` events at a time.
     pub fn new(store: Arc<dyn EventStore>, checkpoint: Position, batch: usize) -> Self {
         let notified = store.watch();
-        Self { store, after: checkpoint, batch: batch.max(1), notified }
+        Self {
+            store,
+            after: checkpoint,
+            batch: batch.max(1),
+            notified,
+        }
     }
 
     /// The position of the last event delivered (or the starting checkpoint).
@@ -60,7 +65,10 @@ impl Subscription {
 }
 
 /// Every event of a stream, oldest first.
-pub async fn read_whole_stream(store: &dyn EventStore, stream: &str) -> Result<Vec<RecordedEvent>, StoreError> {
+pub async fn read_whole_stream(
+    store: &dyn EventStore,
+    stream: &str,
+) -> Result<Vec<RecordedEvent>, StoreError> {
     const PAGE: usize = 1_000;
     let mut events = Vec::new();
     loop {
