@@ -6,14 +6,12 @@
 //!   one `BEGIN IMMEDIATE` transaction, and commits once — one fsync for the
 //!   whole group. A request that fails (wrong expected version, duplicate id)
 //!   rolls back to its savepoint and writes nothing; the others still commit.
-//!   See [`writer`].
 //! - **Reads** run on a small pool of read-only connections inside
 //!   `spawn_blocking`; WAL lets them proceed while the writer commits.
 //! - **Durability**: `journal_mode=WAL` with `synchronous=FULL`, so a commit
 //!   is on disk before any append of its group is acknowledged.
 
 mod append;
-mod checkpointer;
 mod readers;
 mod rows;
 mod schema;
@@ -28,7 +26,6 @@ use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use self::append::{Append, PreparedEvent};
-use self::checkpointer::Checkpointer;
 use self::readers::Readers;
 use self::writer::AppendRequest;
 use crate::{
@@ -45,7 +42,8 @@ const QUEUE_CAPACITY: usize = 4 * MAX_BATCH;
 const MAX_READERS: usize = 4;
 
 /// The embedded event store. Cheap to clone: clones share one writer thread
-/// and one reader pool, which close when the last clone is dropped.
+/// and one reader pool. Dropping the last clone waits for the writer to finish
+/// the group it holds and closes the file.
 #[derive(Clone)]
 pub struct SqliteStore {
     inner: Arc<Inner>,
@@ -62,15 +60,15 @@ struct Inner {
 
 impl SqliteStore {
     /// Opens the database file at `path`, creating it and its schema if
-    /// missing, and starts the writer thread.
+    /// missing, and starts the writer thread. Blocks on file I/O: call it at
+    /// start-up or inside `spawn_blocking`.
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
         let mut conn = schema::open_writer(path)?;
         schema::migrate(&mut conn)?;
         let head = rows::head(&conn)?;
         let (committed, _) = watch::channel(head);
         let (requests, queue) = mpsc::channel(QUEUE_CAPACITY);
-        let checkpointer = Checkpointer::start(path)?;
-        let writer = spawn_writer(conn, queue, committed.clone(), checkpointer)?;
+        let writer = spawn_writer(conn, queue, committed.clone())?;
         Ok(SqliteStore {
             inner: Arc::new(Inner {
                 readers: Arc::new(Readers::new(path, MAX_READERS)),
@@ -86,11 +84,10 @@ fn spawn_writer(
     conn: Connection,
     queue: mpsc::Receiver<AppendRequest>,
     notify: watch::Sender<Position>,
-    checkpointer: Checkpointer,
 ) -> Result<JoinHandle<()>, StoreError> {
     std::thread::Builder::new()
         .name("twostep-sqlite-writer".into())
-        .spawn(move || writer::run(conn, queue, notify, checkpointer))
+        .spawn(move || writer::run(conn, queue, notify))
         .map_err(|err| StoreError::Unavailable(format!("cannot start the writer thread: {err}")))
 }
 

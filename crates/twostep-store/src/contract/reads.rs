@@ -10,7 +10,7 @@ use super::fixtures::{
     Context, fresh_stream, ids, new_events, positions_increase, read_all_until, versions, within,
 };
 use crate::ExpectedVersion::{Any, Exact, NoStream};
-use crate::{EventStore, RecordedEvent, read_whole_stream};
+use crate::{EventStore, Position, RecordedEvent, read_whole_stream};
 
 /// `read_stream` returns the events after a version, oldest first, at most
 /// `limit` of them, so a reader pages forwards through a stream.
@@ -75,6 +75,15 @@ pub async fn reads_stream_forwards_with_paging(store: Arc<dyn EventStore>) -> Ve
         past.is_empty(),
         "reading after the last version returned {} events",
         past.len()
+    );
+    let beyond = store
+        .read_stream(&stream, u64::MAX, usize::MAX)
+        .await
+        .context("reading after the largest version")?;
+    ensure!(
+        beyond.is_empty(),
+        "reading after version u64::MAX returned {} events",
+        beyond.len()
     );
     let unknown = store
         .read_stream(&fresh_stream("paging-unknown"), 0, 10)
@@ -150,6 +159,15 @@ pub async fn read_all_is_exclusive_of_position(store: Arc<dyn EventStore>) -> Ve
     ensure!(
         after_last.iter().all(|e| e.stream != stream),
         "read_all after the last event returned one of ours"
+    );
+    let beyond = store
+        .read_all(Position::MAX, usize::MAX)
+        .await
+        .context("read_all after the largest position")?;
+    ensure!(
+        beyond.is_empty(),
+        "read_all after position u64::MAX returned {} events",
+        beyond.len()
     );
     let none = store
         .read_all(first.position.saturating_sub(1), 0)

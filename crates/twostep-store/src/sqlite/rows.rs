@@ -34,7 +34,9 @@ pub(super) fn read_stream(
         (stream, to_sql_int(after_version), to_sql_int(limit)),
     )?;
     // Versions are dense by construction; a gap means the file was damaged.
-    for (expected, event) in (after_version + 1..).zip(&events) {
+    let mut expected = after_version;
+    for event in &events {
+        expected = expected.saturating_add(1);
         if event.version != expected {
             return Err(StoreError::Corrupt(format!(
                 "stream {stream} has version {} where version {expected} should be",

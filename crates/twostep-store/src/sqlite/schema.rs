@@ -58,15 +58,6 @@ pub(super) fn open_writer(path: &Path) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
-/// Opens the file for checkpoints only (see `checkpointer`).
-pub(super) fn open_checkpointer(path: &Path) -> Result<Connection, StoreError> {
-    let conn = Connection::open(path).map_err(|err| opening(path, err))?;
-    conn.busy_timeout(BUSY_TIMEOUT).map_err(db_error)?;
-    conn.pragma_update(None, "synchronous", "FULL")
-        .map_err(db_error)?;
-    Ok(conn)
-}
-
 /// Opens the file read-only, for the reader pool.
 pub(super) fn open_reader(path: &Path) -> Result<Connection, StoreError> {
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;

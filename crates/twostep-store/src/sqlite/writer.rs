@@ -17,7 +17,6 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::MAX_BATCH;
 use super::append::{Append, append_one};
-use super::checkpointer::{CHECKPOINT_EVERY, Checkpointer};
 use super::rows::{self, db_error};
 use crate::{AppendOutcome, Position, StoreError};
 
@@ -29,16 +28,15 @@ pub(super) struct AppendRequest {
     pub(super) reply: oneshot::Sender<Result<AppendOutcome, StoreError>>,
 }
 
-/// The writer thread's body: returns when every sender is gone, closing the
-/// checkpointer and then its own connection, the last one to the file.
+/// The writer thread's body: returns when every sender is gone, closing its
+/// connection — the last one to the file, which folds the write-ahead log
+/// back into the database.
 pub(super) fn run(
     mut conn: Connection,
     mut queue: mpsc::Receiver<AppendRequest>,
     committed: watch::Sender<Position>,
-    checkpointer: Checkpointer,
 ) {
     let mut group = Vec::with_capacity(MAX_BATCH);
-    let mut since_checkpoint: Position = 0;
     while let Some(first) = queue.blocking_recv() {
         group.push(first);
         while group.len() < MAX_BATCH {
@@ -49,19 +47,12 @@ pub(super) fn run(
         }
         let (appends, replies): (Vec<_>, Vec<_>) =
             group.drain(..).map(|r| (r.append, r.reply)).unzip();
-        let before = *committed.borrow();
         let outcomes = commit_group(&mut conn, appends, &committed);
-        since_checkpoint += committed.borrow().saturating_sub(before);
-        if since_checkpoint >= CHECKPOINT_EVERY as Position {
-            checkpointer.nudge();
-            since_checkpoint = 0;
-        }
         for (reply, outcome) in replies.into_iter().zip(outcomes) {
             // The caller may have given up waiting; the outcome stands anyway.
             let _ = reply.send(outcome);
         }
     }
-    checkpointer.stop();
     tracing::debug!("the sqlite writer thread stops: every store handle is gone");
 }
 
