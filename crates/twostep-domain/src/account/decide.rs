@@ -363,7 +363,7 @@ impl Account {
                         error: error.clone(),
                         code_failures_in_a_row: failures,
                     });
-                    if is_code && failures % DELIVERY_FAILURES_ALERT_THRESHOLD == 0 {
+                    if is_code && failures.is_multiple_of(DELIVERY_FAILURES_ALERT_THRESHOLD) {
                         let caused_by = draft.state.code_delivery_failure_versions.clone();
                         draft.alert(standing, AlertKind::RepeatedDeliveryFailures, caused_by);
                     }

@@ -1,0 +1,93 @@
+//! Commands and flags. Every `serve` flag can also be set by a `TWOSTEP_*`
+//! environment variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// twostep: two-factor login for multi-tenant products.
+#[derive(Debug, Parser)]
+#[command(name = "twostep", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the HTTP facade (embedded event store in --data-dir).
+    Serve(ServeArgs),
+    /// Print the OpenAPI document of the facade.
+    Openapi,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Flags of `twostep serve`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port; the chosen address is printed).
+    #[arg(long, env = "TWOSTEP_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Directory of the embedded event store, read models, secret and default outbox.
+    #[arg(long, env = "TWOSTEP_DATA_DIR", default_value = "./twostep-data")]
+    pub data_dir: PathBuf,
+    /// File outbox for messages without a configured transport (default: DATA_DIR/outbox).
+    #[arg(long, env = "TWOSTEP_OUTBOX")]
+    pub outbox: Option<PathBuf>,
+    /// Send e-mail over SMTP, e.g. smtp://127.0.0.1:2525 (default: file outbox).
+    #[arg(long, env = "TWOSTEP_SMTP_URL")]
+    pub smtp_url: Option<String>,
+    /// Send SMS by JSON POST {to, body} to this URL (default: file outbox).
+    #[arg(long, env = "TWOSTEP_SMS_GATEWAY_URL")]
+    pub sms_gateway_url: Option<String>,
+    /// Base of the links in messages (the application's public URL).
+    #[arg(long, env = "TWOSTEP_PUBLIC_URL", default_value = "http://localhost:8080")]
+    pub public_url: String,
+    /// Sender of e-mails.
+    #[arg(long, env = "TWOSTEP_MAIL_FROM", default_value = "twostep <no-reply@twostep.localhost>")]
+    pub mail_from: String,
+    /// Log format.
+    #[arg(long, env = "TWOSTEP_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    /// Operator bearer token (generated and printed once at start when unset).
+    #[arg(long, env = "TWOSTEP_OPERATOR_TOKEN", hide_env_values = true)]
+    pub operator_token: Option<String>,
+    /// Auditor bearer token (generated and printed once at start when unset).
+    #[arg(long, env = "TWOSTEP_AUDITOR_TOKEN", hide_env_values = true)]
+    pub auditor_token: Option<String>,
+    /// Service secret keying code digests, at least 32 bytes (default: generated once into DATA_DIR/secret.key).
+    #[arg(long, env = "TWOSTEP_SECRET", hide_env_values = true)]
+    pub secret: Option<String>,
+    /// Proxies (addresses or CIDR blocks) whose X-Forwarded-For is believed; comma-separated.
+    #[arg(long, env = "TWOSTEP_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<String>,
+    /// Password steps, reminders and confirmations allowed per client address per minute (0: no limit).
+    #[arg(long, env = "TWOSTEP_LOGIN_RATE_PER_MINUTE", default_value_t = 60)]
+    pub login_rate_per_minute: u32,
+    /// Largest request body, in bytes.
+    #[arg(long, env = "TWOSTEP_BODY_LIMIT_BYTES", default_value_t = 16 * 1024)]
+    pub body_limit_bytes: usize,
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => crate::serve::run(args),
+        Command::Openapi => {
+            let doc = twostep_http::openapi();
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,26 @@
+//! # twostep
+//!
+//! The command line: `twostep serve` runs the HTTP facade on the embedded
+//! event store; `twostep openapi` prints the OpenAPI document.
+
+#![deny(missing_docs)]
+
+pub mod cli;
+mod logging;
+pub mod serve;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    match cli::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("twostep: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

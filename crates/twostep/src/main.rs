@@ -1,0 +1,5 @@
+//! The `twostep` binary; everything lives in the library so tests can run it.
+
+fn main() -> std::process::ExitCode {
+    twostep::main()
+}
