@@ -16,6 +16,7 @@ mod login;
 pub mod messages;
 pub mod metrics;
 pub mod passwords;
+pub mod schemas;
 mod service;
 pub mod streams;
 pub mod tokens;

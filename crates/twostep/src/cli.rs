@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
 /// twostep: two-factor login for multi-tenant products.
@@ -20,8 +21,18 @@ pub struct Cli {
 pub enum Command {
     /// Serve the HTTP facade (embedded event store in --data-dir).
     Serve(ServeArgs),
-    /// Print the OpenAPI document of the facade.
-    Openapi,
+    /// Print (or write) the OpenAPI document of the facade.
+    Openapi {
+        /// Write it to this file instead of printing it.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Write the JSON Schema of every stored event type, one file per type.
+    Schemas {
+        /// Directory to write into.
+        #[arg(long, default_value = "schemas/events")]
+        out: PathBuf,
+    },
 }
 
 /// Log line format.
@@ -84,9 +95,23 @@ pub struct ServeArgs {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => crate::serve::run(args),
-        Command::Openapi => {
-            let doc = twostep_http::openapi();
-            println!("{}", serde_json::to_string_pretty(&doc)?);
+        Command::Openapi { out } => {
+            let text = format!("{}\n", serde_json::to_string_pretty(&twostep_http::openapi())?);
+            match out {
+                Some(path) => std::fs::write(&path, text).with_context(|| format!("writing {}", path.display())),
+                None => {
+                    print!("{text}");
+                    Ok(())
+                }
+            }
+        }
+        Command::Schemas { out } => {
+            std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+            for (name, schema) in twostep_app::schemas::event_schemas() {
+                let path = out.join(format!("{name}.json"));
+                let text = format!("{}\n", serde_json::to_string_pretty(&schema)?);
+                std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+            }
             Ok(())
         }
     }

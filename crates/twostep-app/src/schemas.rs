@@ -1,0 +1,112 @@
+//! JSON Schemas of the stored events, one per event type: the envelope every
+//! adapter stores (id, stream, version, position, type, schema version, time,
+//! metadata) around the type's own `data`. Generated from the domain types,
+//! so `schemas/events/*.json` is checked against this by a test.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value, json};
+use twostep_domain::codec::SCHEMA_VERSION;
+use twostep_domain::{AccountEvent, AttemptEvent, LicenceEvent};
+
+/// Which streams an event type is written to.
+fn streams_of(prefix: &str) -> &'static str {
+    match prefix {
+        "licence" => "^licence-[0-9a-f]{32}$",
+        "account" => "^account-[0-9a-f]{32}$",
+        _ => "^attempts-([0-9a-f]{32}|unknown-licence)$",
+    }
+}
+
+/// Schemas of every event type, by type name. A type written to several kinds
+/// of streams (`SecurityAlertRaised`) accepts each of them.
+pub fn event_schemas() -> BTreeMap<String, Value> {
+    let mut variants: BTreeMap<String, (Value, Vec<&'static str>, Map<String, Value>)> = BTreeMap::new();
+    for (prefix, root) in [
+        ("licence", schemars::schema_for!(LicenceEvent).to_value()),
+        ("account", schemars::schema_for!(AccountEvent).to_value()),
+        ("attempts", schemars::schema_for!(AttemptEvent).to_value()),
+    ] {
+        let defs = root.get("$defs").and_then(Value::as_object).cloned().unwrap_or_default();
+        let cases = root.get("oneOf").and_then(Value::as_array).cloned().unwrap_or_default();
+        for case in cases {
+            let Some(name) = case.pointer("/properties/type/const").and_then(Value::as_str) else { continue };
+            let data = case.pointer("/properties/data").cloned().unwrap_or_else(|| json!({ "type": "object" }));
+            let entry = variants.entry(name.to_owned()).or_insert_with(|| (data, Vec::new(), Map::new()));
+            entry.1.push(streams_of(prefix));
+            entry.2.extend(defs.clone());
+        }
+    }
+    variants
+        .into_iter()
+        .map(|(name, (data, streams, defs))| {
+            let stream = if streams.len() == 1 {
+                json!({ "type": "string", "pattern": streams[0] })
+            } else {
+                json!({ "type": "string", "anyOf": streams.iter().map(|p| json!({ "pattern": p })).collect::<Vec<_>>() })
+            };
+            let schema = envelope(&name, stream, data, defs);
+            (name, schema)
+        })
+        .collect()
+}
+
+/// Names of the `$defs` that `value` refers to, directly or through other definitions.
+fn referenced(value: &Value, defs: &Map<String, Value>, found: &mut BTreeMap<String, Value>) {
+    match value {
+        Value::Object(object) => {
+            if let Some(name) = object.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix("#/$defs/")) {
+                if let Some(def) = defs.get(name).filter(|_| !found.contains_key(name)) {
+                    found.insert(name.to_owned(), def.clone());
+                    referenced(def, defs, found);
+                }
+            }
+            object.values().for_each(|v| referenced(v, defs, found));
+        }
+        Value::Array(items) => items.iter().for_each(|v| referenced(v, defs, found)),
+        _ => {}
+    }
+}
+
+fn envelope(name: &str, stream: Value, data: Value, all_defs: Map<String, Value>) -> Value {
+    let mut used = BTreeMap::new();
+    referenced(&data, &all_defs, &mut used);
+    let defs: Map<String, Value> = used.into_iter().collect();
+    let mut schema = json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": format!("https://twostep.dev/schemas/events/{name}.json"),
+        "title": name,
+        "description": format!("A stored `{name}` event (schema version {SCHEMA_VERSION}): the envelope every event store adapter keeps, with the event's own fields in `data`."),
+        "type": "object",
+        "required": ["event_id", "stream", "version", "position", "event_type", "schema_version", "recorded_at", "data", "metadata"],
+        "additionalProperties": false,
+        "properties": {
+            "event_id": { "type": "string", "format": "uuid" },
+            "stream": stream,
+            "version": { "type": "integer", "minimum": 1 },
+            "position": { "type": "integer", "minimum": 1 },
+            "event_type": { "const": name },
+            "schema_version": { "const": SCHEMA_VERSION },
+            "recorded_at": { "type": "string", "format": "date-time" },
+            "data": data,
+            "metadata": {
+                "type": "object",
+                "required": ["correlation_id", "causation_id", "actor", "client_ip", "user_agent"],
+                "additionalProperties": false,
+                "properties": {
+                    "correlation_id": { "type": "string", "format": "uuid" },
+                    "causation_id": { "type": ["string", "null"], "format": "uuid" },
+                    "actor": { "type": "string", "pattern": "^(anonymous|operator|auditor|system|user:[0-9a-f-]{36})$" },
+                    "client_ip": { "type": ["string", "null"] },
+                    "user_agent": { "type": ["string", "null"], "maxLength": 256 }
+                }
+            }
+        }
+    });
+    if !defs.is_empty() {
+        if let Some(object) = schema.as_object_mut() {
+            object.insert("$defs".to_owned(), Value::Object(defs));
+        }
+    }
+    schema
+}
