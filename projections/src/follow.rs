@@ -1,0 +1,226 @@
+//! Moving projectors along the global order.
+//!
+//! A batch is applied to a projector inside one transaction that first reads
+//! its checkpoint, applies only the events after it, and moves it to the
+//! batch's last position. So a batch read twice (a retry, a catch-up racing a
+//! follower) applies nothing twice; and a batch read after a checkpoint that
+//! is no longer there (the projector was reset meanwhile) applies nothing and
+//! sends the reader back to the stored checkpoint.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rusqlite::Transaction;
+use tokio::sync::OnceCell;
+use twostep_store::{EventStore, Position, RecordedEvent, Subscription};
+
+use crate::ProjectionError;
+use crate::batch::Batch;
+use crate::db::{self, Database, blocking};
+use crate::projectors::Projector;
+
+/// Most events a follower reads, decodes and applies in one transaction.
+pub(crate) const BATCH: usize = 1_000;
+
+/// Most events a catch-up applies in one transaction. Bigger than [`BATCH`]:
+/// a commit writes every page it dirtied, and the pages keyed by user (the
+/// history's per-user index, lockout and code rows) are spread over the
+/// whole file, so fewer, bigger commits write each of them less often.
+pub(crate) const CATCH_UP_BATCH: usize = 10_000;
+
+/// First wait after a failure; it doubles with each failure in a row.
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+/// Longest wait between attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Where a projector stands after a batch.
+enum Applied {
+    /// Its checkpoint is here (the batch's last position, or further).
+    At(Position),
+    /// Its checkpoint is before the batch (it was reset meanwhile): nothing
+    /// was applied; read again from here.
+    Behind(Position),
+}
+
+impl Applied {
+    fn position(&self) -> Position {
+        match self {
+            Applied::At(position) | Applied::Behind(position) => *position,
+        }
+    }
+}
+
+/// Applies the events of `batch` that `projector` has not applied yet, and
+/// moves its checkpoint, in `tx`.
+fn apply_to(
+    tx: &Transaction<'_>,
+    projector: Projector,
+    batch: &Batch,
+) -> Result<Applied, ProjectionError> {
+    let stored = db::checkpoint(tx, projector)?;
+    if stored < batch.after {
+        return Ok(Applied::Behind(stored));
+    }
+    let Some(last) = batch.last_position().filter(|last| *last > stored) else {
+        return Ok(Applied::At(stored));
+    };
+    projector.apply(tx, batch, batch.first_after(stored))?;
+    db::set_checkpoint(tx, projector, last)?;
+    Ok(Applied::At(last))
+}
+
+/// Reads, decodes and (for the projectors that need it) resolves the next
+/// batch after `after`.
+async fn fetch(
+    store: &Arc<dyn EventStore>,
+    after: Position,
+    with_causes: bool,
+) -> Result<Batch, ProjectionError> {
+    let events = store.read_all(after, CATCH_UP_BATCH).await?;
+    prepare(store, after, events, with_causes).await
+}
+
+async fn prepare(
+    store: &Arc<dyn EventStore>,
+    after: Position,
+    events: Vec<RecordedEvent>,
+    with_causes: bool,
+) -> Result<Batch, ProjectionError> {
+    let mut batch = blocking(move || Ok(Batch::decode(after, events))).await?;
+    if with_causes {
+        batch.resolve_causes(store.as_ref()).await?;
+    }
+    Ok(batch)
+}
+
+/// Runs every projector up to the store's head at call time. Each batch is
+/// read and decoded once for all projectors and applied to all of them in
+/// one transaction (each with its own checkpoint), while the next batch is
+/// read and decoded.
+pub(crate) async fn catch_up(
+    db: &Arc<Database>,
+    store: &Arc<dyn EventStore>,
+) -> Result<(), ProjectionError> {
+    let head = store.head().await?;
+    let mut positions = db
+        .read(|conn| {
+            Projector::ALL
+                .into_iter()
+                .map(|p| db::checkpoint(conn, p))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await?;
+    // Whether a projector that needs alert causes resolved is before `position`.
+    let causes_needed = |positions: &[Position], position: Position| {
+        Projector::ALL
+            .iter()
+            .zip(positions)
+            .any(|(p, at)| p.needs_causes() && *at < position)
+    };
+    let mut prefetched: Option<Batch> = None;
+    loop {
+        let from = positions.iter().copied().min().unwrap_or(head);
+        if from >= head {
+            return Ok(());
+        }
+        let mut batch = match prefetched.take() {
+            Some(batch) if batch.after == from => batch,
+            _ => fetch(store, from, causes_needed(&positions, head)).await?,
+        };
+        let Some(last) = batch.last_position() else {
+            return Ok(());
+        };
+        if !batch.resolved && causes_needed(&positions, last) {
+            batch.resolve_causes(store.as_ref()).await?;
+        }
+        let write = db.write(move |conn| {
+            let tx = db::begin(conn)?;
+            let applied = Projector::ALL
+                .into_iter()
+                .map(|p| apply_to(&tx, p, &batch))
+                .collect::<Result<Vec<_>, _>>()?;
+            tx.commit()?;
+            Ok((applied, batch))
+        });
+        let with_causes = causes_needed(&positions, head);
+        let read_ahead = async {
+            if last < head {
+                fetch(store, last, with_causes).await.map(Some)
+            } else {
+                Ok(None)
+            }
+        };
+        let (written, next) = tokio::join!(write, read_ahead);
+        let (applied, batch) = written?;
+        // Freeing ten thousand decoded events takes a while: not on the writer.
+        drop(tokio::task::spawn_blocking(move || drop(batch)));
+        positions = applied.iter().map(Applied::position).collect();
+        prefetched = next?;
+    }
+}
+
+/// Follows the store forever for one projector, from its checkpoint.
+/// Failures are logged and retried after a growing pause; never panics.
+///
+/// The followers started together first share one [`catch_up`] (run by
+/// whichever gets there first; the others wait for it), so that a start
+/// far behind the head reads and decodes the log once, not once per
+/// projector; then each follows alone.
+pub(crate) async fn follow(
+    db: Arc<Database>,
+    projector: Projector,
+    store: Arc<dyn EventStore>,
+    first: Arc<OnceCell<()>>,
+) {
+    if let Err(error) = first.get_or_try_init(|| catch_up(&db, &store)).await {
+        tracing::warn!(projector = projector.name(), %error, "the shared catch-up failed; following alone");
+    }
+    let mut backoff = FIRST_BACKOFF;
+    loop {
+        match follow_from_checkpoint(&db, projector, &store, &mut backoff).await {
+            Ok(()) => tracing::info!(
+                projector = projector.name(),
+                "the projector was reset: following again from its stored checkpoint"
+            ),
+            Err(error) => {
+                tracing::warn!(
+                    projector = projector.name(),
+                    %error,
+                    retry_in_ms = u64::try_from(backoff.as_millis()).unwrap_or(u64::MAX),
+                    "the projector failed; it will retry"
+                );
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+}
+
+/// Follows from the stored checkpoint until an error, or until the
+/// projector is found reset (`Ok`).
+async fn follow_from_checkpoint(
+    db: &Arc<Database>,
+    projector: Projector,
+    store: &Arc<dyn EventStore>,
+    backoff: &mut Duration,
+) -> Result<(), ProjectionError> {
+    let start = db.read(move |conn| db::checkpoint(conn, projector)).await?;
+    let mut subscription = Subscription::new(Arc::clone(store), start, BATCH);
+    loop {
+        let after = subscription.checkpoint();
+        let events = subscription.next_batch().await?;
+        let batch = prepare(store, after, events, projector.needs_causes()).await?;
+        let applied = db
+            .write(move |conn| {
+                let tx = db::begin(conn)?;
+                let applied = apply_to(&tx, projector, &batch)?;
+                tx.commit()?;
+                Ok(applied)
+            })
+            .await?;
+        *backoff = FIRST_BACKOFF;
+        if let Applied::Behind(_) = applied {
+            return Ok(());
+        }
+    }
+}
