@@ -4,6 +4,7 @@
 
 #![allow(dead_code, unused_imports, missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod flows;
 pub mod mail;
 pub mod service;
 pub mod sms;

@@ -140,10 +140,10 @@ impl Service {
 
     async fn wait_ready(&self) {
         for _ in 0..200 {
-            if let Ok(reply) = self.http.get(format!("{}/readyz", self.base)).send().await {
-                if reply.status().is_success() {
-                    return;
-                }
+            if let Ok(reply) = self.http.get(format!("{}/readyz", self.base)).send().await
+                && reply.status().is_success()
+            {
+                return;
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
