@@ -120,6 +120,20 @@ pub async fn poll_events(
 /// Seconds since the Unix epoch of an RFC 3339 UTC timestamp
 /// (`2026-03-01T10:00:00.123Z` or with a `+00:00` offset).
 pub fn unix_seconds(text: &str) -> f64 {
+    let (seconds, fraction) = whole_and_fraction(text);
+    seconds as f64 + fraction
+}
+
+/// Seconds between two RFC 3339 timestamps (`later - earlier`), exact when
+/// their fractions of a second are equal.
+pub fn seconds_between(earlier: &str, later: &str) -> f64 {
+    let (later, later_fraction) = whole_and_fraction(later);
+    let (earlier, earlier_fraction) = whole_and_fraction(earlier);
+    (later - earlier) as f64 + (later_fraction - earlier_fraction)
+}
+
+/// Whole seconds since the Unix epoch and the fraction of a second.
+fn whole_and_fraction(text: &str) -> (i64, f64) {
     let bad = |_| -> ! { panic!("not an RFC 3339 UTC timestamp: {text}") };
     let utc = text
         .strip_suffix('Z')
@@ -141,12 +155,7 @@ pub fn unix_seconds(text: &str) -> f64 {
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     let days = era * 146_097 + doe - 719_468;
     let seconds = days * 86_400 + hms[0] * 3_600 + hms[1] * 60 + hms[2];
-    seconds as f64 + fraction
-}
-
-/// Seconds between two RFC 3339 timestamps (`later - earlier`).
-pub fn seconds_between(earlier: &str, later: &str) -> f64 {
-    unix_seconds(later) - unix_seconds(earlier)
+    (seconds, fraction)
 }
 
 /// Sleeps until a quarter of a second after the instant `at` (RFC 3339).
