@@ -18,10 +18,18 @@ fn streams_of(prefix: &str) -> &'static str {
     }
 }
 
+/// One event type as found in the enums: its data schema, the stream
+/// patterns it is written to, and the definitions it may refer to.
+struct Variant {
+    data: Value,
+    streams: Vec<&'static str>,
+    defs: Map<String, Value>,
+}
+
 /// Schemas of every event type, by type name. A type written to several kinds
 /// of streams (`SecurityAlertRaised`) accepts each of them.
 pub fn event_schemas() -> BTreeMap<String, Value> {
-    let mut variants: BTreeMap<String, (Value, Vec<&'static str>, Map<String, Value>)> = BTreeMap::new();
+    let mut variants: BTreeMap<String, Variant> = BTreeMap::new();
     for (prefix, root) in [
         ("licence", schemars::schema_for!(LicenceEvent).to_value()),
         ("account", schemars::schema_for!(AccountEvent).to_value()),
@@ -32,14 +40,18 @@ pub fn event_schemas() -> BTreeMap<String, Value> {
         for case in cases {
             let Some(name) = case.pointer("/properties/type/const").and_then(Value::as_str) else { continue };
             let data = case.pointer("/properties/data").cloned().unwrap_or_else(|| json!({ "type": "object" }));
-            let entry = variants.entry(name.to_owned()).or_insert_with(|| (data, Vec::new(), Map::new()));
-            entry.1.push(streams_of(prefix));
-            entry.2.extend(defs.clone());
+            let entry = variants.entry(name.to_owned()).or_insert_with(|| Variant {
+                data,
+                streams: Vec::new(),
+                defs: Map::new(),
+            });
+            entry.streams.push(streams_of(prefix));
+            entry.defs.extend(defs.clone());
         }
     }
     variants
         .into_iter()
-        .map(|(name, (data, streams, defs))| {
+        .map(|(name, Variant { data, streams, defs })| {
             let stream = if streams.len() == 1 {
                 json!({ "type": "string", "pattern": streams[0] })
             } else {
@@ -55,11 +67,10 @@ pub fn event_schemas() -> BTreeMap<String, Value> {
 fn referenced(value: &Value, defs: &Map<String, Value>, found: &mut BTreeMap<String, Value>) {
     match value {
         Value::Object(object) => {
-            if let Some(name) = object.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix("#/$defs/")) {
-                if let Some(def) = defs.get(name).filter(|_| !found.contains_key(name)) {
-                    found.insert(name.to_owned(), def.clone());
-                    referenced(def, defs, found);
-                }
+            let name = object.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix("#/$defs/"));
+            if let Some((name, def)) = name.and_then(|n| defs.get(n).map(|d| (n, d))).filter(|(n, _)| !found.contains_key(*n)) {
+                found.insert(name.to_owned(), def.clone());
+                referenced(def, defs, found);
             }
             object.values().for_each(|v| referenced(v, defs, found));
         }
@@ -103,10 +114,8 @@ fn envelope(name: &str, stream: Value, data: Value, all_defs: Map<String, Value>
             }
         }
     });
-    if !defs.is_empty() {
-        if let Some(object) = schema.as_object_mut() {
-            object.insert("$defs".to_owned(), Value::Object(defs));
-        }
+    if let Some(object) = schema.as_object_mut().filter(|_| !defs.is_empty()) {
+        object.insert("$defs".to_owned(), Value::Object(defs));
     }
     schema
 }

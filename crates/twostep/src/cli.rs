@@ -20,7 +20,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the HTTP facade (embedded event store in --data-dir).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Print (or write) the OpenAPI document of the facade.
     Openapi {
         /// Write it to this file instead of printing it.
@@ -94,7 +94,7 @@ pub struct ServeArgs {
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve(args) => crate::serve::run(args),
+        Command::Serve(args) => crate::serve::run(*args),
         Command::Openapi { out } => {
             let text = format!("{}\n", serde_json::to_string_pretty(&twostep_http::openapi())?);
             match out {
