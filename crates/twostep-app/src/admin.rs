@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::context::RequestContext;
 use crate::crypto::new_token;
 use crate::error::AppError;
-use crate::service::{Outgoing, Twostep, now};
+use crate::service::{Outgoing, Twostep};
 use crate::tokens::TokenKind;
 
 /// A licence as answered to operators.
@@ -200,11 +200,7 @@ impl Twostep {
         let standing = licence.standing(user.user_id).ok_or_else(|| AppError::Internal("no standing".into()))?;
         let (token, new) = new_token(TokenKind::Password, user.user_id);
         let command = AccountCommand::IssueAccessConfirmation { token: new };
-        let done = self
-            .streams
-            .execute(&self.streams.accounts, &user.user_id.stream(), &ctx.metadata(caused_by), |account| {
-                account.account.decide(&standing, &command, now(), &self.key)
-            })
+        let done = self.decide_account(ctx, &standing, &command, caused_by)
             .await?;
         let message = self.templates.access_confirmation(&licence.name, &user.login, user.email.as_str(), &token);
         let caused_by = done.recorded.first().map(|e| e.event_id);
@@ -278,11 +274,7 @@ impl Twostep {
         let user = current.user_by_login(&login).ok_or(twostep_domain::LicenceRejection::UnknownUser)?;
         let standing = current.standing(user.user_id).ok_or(twostep_domain::LicenceRejection::UnknownUser)?;
         let command = AccountCommand::LiftLock { reason: reason.to_owned() };
-        let done = self
-            .streams
-            .execute(&self.streams.accounts, &user.user_id.stream(), &ctx.metadata(None), |account| {
-                account.account.decide(&standing, &command, now(), &self.key)
-            })
+        let done = self.decide_account(ctx, &standing, &command, None)
             .await;
         match done {
             Ok(done) => {

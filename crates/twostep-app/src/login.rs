@@ -136,11 +136,7 @@ impl Twostep {
             let check = PasswordCheck { against, matched };
             let fresh = fresh_login(user.user_id);
             let command = AccountCommand::SubmitPassword { check, fresh: fresh.fresh.clone() };
-            let done = self
-                .streams
-                .execute(&self.streams.accounts, &stream, &ctx.metadata(None), |account| {
-                    account.account.decide(&standing, &command, now(), &self.key)
-                })
+            let done = self.decide_account(ctx, &standing, &command, None)
                 .await;
             let done = match done {
                 Err(ExecuteError::Rejected(AccountRejection::StalePasswordCheck)) => continue,
@@ -225,11 +221,7 @@ impl Twostep {
         };
         let (session_token, session) = new_token(TokenKind::Session, handle.user);
         let command = AccountCommand::VerifyCode { challenge_id: handle.challenge_id, code: code.to_owned(), session };
-        let done = self
-            .streams
-            .execute(&self.streams.accounts, &handle.user.stream(), &ctx.metadata(None), |account| {
-                account.account.decide(&standing, &command, now(), &self.key)
-            })
+        let done = self.decide_account(ctx, &standing, &command, None)
             .await?;
         for event in &done.events {
             match event {
@@ -269,11 +261,8 @@ impl Twostep {
             return Err(AppError::Unauthenticated);
         };
         let command = AccountCommand::EndSession { session_id: token.id, digest: token.digest() };
-        let ctx = ctx.as_actor(Actor::User(token.owner));
-        self.streams
-            .execute(&self.streams.accounts, &token.user().stream(), &ctx.metadata(None), |account| {
-                account.account.decide(&standing, &command, now(), &self.key)
-            })
+        let ctx = &ctx.as_actor(Actor::User(token.owner));
+        self.decide_account(ctx, &standing, &command, None)
             .await?;
         Ok(())
     }
@@ -291,10 +280,7 @@ impl Twostep {
         let password = Password::parse(password).map_err(AppError::WeakPassword)?;
         let password_hash = self.hasher.hash(&password).await?;
         let command = AccountCommand::SetPassword { token: presented, password_hash };
-        self.streams
-            .execute(&self.streams.accounts, &token.user().stream(), &ctx.metadata(None), |account| {
-                account.account.decide(&standing, &command, now(), &self.key)
-            })
+        self.decide_account(ctx, &standing, &command, None)
             .await?;
         Ok(())
     }
@@ -324,11 +310,7 @@ impl Twostep {
         };
         let (token, new) = new_token(TokenKind::Password, user.user_id);
         let command = AccountCommand::RequestPasswordReset { token: new };
-        let done = self
-            .streams
-            .execute(&self.streams.accounts, &user.user_id.stream(), &ctx.metadata(None), |account| {
-                account.account.decide(&standing, &command, now(), &self.key)
-            })
+        let done = self.decide_account(ctx, &standing, &command, None)
             .await;
         let done = match done {
             Err(ExecuteError::Rejected(AccountRejection::ResetThrottled | AccountRejection::UserInactive)) => {
@@ -356,11 +338,7 @@ impl Twostep {
             return Ok(());
         };
         let command = AccountCommand::ReportUnrequestedCode { code_id: token.id, digest: token.digest() };
-        let done = self
-            .streams
-            .execute(&self.streams.accounts, &token.user().stream(), &ctx.metadata(None), |account| {
-                account.account.decide(&standing, &command, now(), &self.key)
-            })
+        let done = self.decide_account(ctx, &standing, &command, None)
             .await;
         match done {
             Ok(_) | Err(ExecuteError::Rejected(AccountRejection::UnknownReport)) => Ok(()),

@@ -17,7 +17,7 @@ use crate::error::AppError;
 use crate::messages::Templates;
 use crate::metrics::Metrics;
 use crate::passwords::PasswordHasher;
-use crate::streams::{AccountStream, Streams};
+use crate::streams::{AccountStream, ExecuteError, Executed, Streams};
 
 /// A message on its way out and what to record about it.
 pub(crate) struct Outgoing {
@@ -114,6 +114,22 @@ impl Twostep {
         Ok(licence.standing(user).map(|standing| (account, licence, standing)))
     }
 
+    /// Decides `command` on the account of `standing`'s user and appends the outcome.
+    pub(crate) async fn decide_account(
+        &self,
+        ctx: &RequestContext,
+        standing: &Standing,
+        command: &AccountCommand,
+        caused_by: Option<Uuid>,
+    ) -> Result<Executed<AccountStream>, ExecuteError<AccountRejection>> {
+        let stream = standing.user_id.stream();
+        self.streams
+            .execute(&self.streams.accounts, &stream, &ctx.metadata(caused_by), |account| {
+                account.account.decide(standing, command, now(), &self.key)
+            })
+            .await
+    }
+
     /// Sends a message and records the outcome on the user's account stream.
     /// Returns the delivery error text, if it failed.
     pub(crate) async fn deliver(
@@ -134,11 +150,7 @@ impl Twostep {
         }
         let command =
             AccountCommand::RecordDelivery { purpose, reference, channel, destination: masked, outcome: outcome.clone() };
-        let recorded = self
-            .streams
-            .execute(&self.streams.accounts, &standing.user_id.stream(), &ctx.metadata(caused_by), |account| {
-                account.account.decide(standing, &command, now(), &self.key)
-            })
+        let recorded = self.decide_account(ctx, standing, &command, caused_by)
             .await;
         if let Err(error) = recorded {
             let error: AppError = error.into();
