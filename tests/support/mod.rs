@@ -6,6 +6,7 @@
 
 pub mod flows;
 pub mod mail;
+pub mod probes;
 pub mod service;
 pub mod sms;
 

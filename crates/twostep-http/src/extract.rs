@@ -5,7 +5,9 @@ use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Query, Request};
-use axum::http::header::AUTHORIZATION;
+use axum::body::Bytes;
+use axum::http::StatusCode;
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::request::Parts;
 use axum::Json;
 use serde::de::DeserializeOwned;
@@ -22,19 +24,32 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        match Json::<T>::from_request(request, state).await {
-            Ok(Json(value)) => Ok(Self(value)),
-            Err(rejection) => Err(json_rejection(&rejection)),
+        let content_type = request.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
+        if !content_type.is_some_and(is_json) {
+            let detail = "expected a body with Content-Type: application/json";
+            return Err(rejected(StatusCode::UNSUPPORTED_MEDIA_TYPE, "invalid request body", detail));
         }
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| rejected(rejection.status(), "invalid request body", &rejection.body_text()))?;
+        let value = Json::<T>::from_bytes(&bytes).map_err(|rejection| json_rejection(&rejection))?.0;
+        // serde also takes a JSON array for a struct (fields by position);
+        // every body of the contract is an object.
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(rejected(StatusCode::UNPROCESSABLE_ENTITY, "invalid request body", "expected a JSON object"));
+        }
+        Ok(Self(value))
     }
 }
 
+/// `application/json` or `application/*+json`, as axum's `Json` accepts.
+fn is_json(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
 fn json_rejection(rejection: &JsonRejection) -> ApiError {
-    let detail = match rejection {
-        JsonRejection::MissingJsonContentType(_) => "expected a body with Content-Type: application/json".to_owned(),
-        other => other.body_text(),
-    };
-    rejected(rejection.status(), "invalid request body", &detail)
+    rejected(rejection.status(), "invalid request body", &rejection.body_text())
 }
 
 /// Path parameters.
