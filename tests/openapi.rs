@@ -19,7 +19,10 @@ fn committed() -> Value {
 
 #[test]
 fn committed_document_equals_the_generated_one() {
-    let output = Command::new(env!("CARGO_BIN_EXE_twostep-under-test")).arg("openapi").output().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_twostep-under-test"))
+        .arg("openapi")
+        .output()
+        .unwrap();
     assert!(output.status.success());
     let generated: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert!(
@@ -33,12 +36,22 @@ async fn the_service_serves_the_same_document_and_every_documented_path() {
     let service = Service::start(ServiceOptions::default()).await;
     let served = service.get("/openapi.json", None).await;
     assert_eq!(served.status, 200);
-    assert!(served.body == committed(), "served document differs from schemas/openapi.json");
+    assert!(
+        served.body == committed(),
+        "served document differs from schemas/openapi.json"
+    );
 
     let paths = served.body["paths"].as_object().unwrap();
-    assert_eq!(paths.len(), 18, "documented paths: {:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(
+        paths.len(),
+        18,
+        "documented paths: {:?}",
+        paths.keys().collect::<Vec<_>>()
+    );
     for (path, item) in paths {
-        let concrete = path.replace("{licence}", "Nobody").replace("{login}", "nobody");
+        let concrete = path
+            .replace("{licence}", "Nobody")
+            .replace("{login}", "nobody");
         for method in item.as_object().unwrap().keys() {
             let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             let reply = service.call(method.clone(), &concrete, None, None).await;
@@ -47,8 +60,16 @@ async fn the_service_serves_the_same_document_and_every_documented_path() {
                 (404, Some("not_found")),
                 "{method} {path} is documented but not routed"
             );
-            assert_ne!(reply.status, 405, "{method} {path} is documented but not routed");
-            assert!(reply.status < 500, "{method} {path} answered {}: {}", reply.status, reply.raw);
+            assert_ne!(
+                reply.status, 405,
+                "{method} {path} is documented but not routed"
+            );
+            assert!(
+                reply.status < 500,
+                "{method} {path} answered {}: {}",
+                reply.status,
+                reply.raw
+            );
         }
     }
 }

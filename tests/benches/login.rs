@@ -27,7 +27,8 @@ use twostep_domain::account::{AccountCommand, PasswordCheck};
 use twostep_domain::codec::{SCHEMA_VERSION, encode};
 use twostep_domain::licence::LicenceCommand;
 use twostep_domain::{
-    Account, Channel, EmailAddress, Licence, LicenceName, Login, OneTimeCode, Password, PolicyPatch, Timestamp,
+    Account, Channel, EmailAddress, Licence, LicenceName, Login, OneTimeCode, Password,
+    PolicyPatch, Timestamp,
 };
 use twostep_store::sqlite::SqliteStore;
 use twostep_store::{EventStore, ExpectedVersion, Metadata, NewEvent};
@@ -37,7 +38,9 @@ const OPERATOR: &str = "bench-operator-token";
 const PASSWORD: &str = "correct horse battery staple";
 
 fn cores() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
 }
 
 struct Server {
@@ -54,7 +57,14 @@ impl Drop for Server {
 
 fn start(data_dir: &Path) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_twostep-under-test"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--login-rate-per-minute", "0", "--data-dir"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--login-rate-per-minute",
+            "0",
+            "--data-dir",
+        ])
         .arg(data_dir)
         .env("TWOSTEP_OPERATOR_TOKEN", OPERATOR)
         .env("TWOSTEP_AUDITOR_TOKEN", "bench-auditor-token")
@@ -77,10 +87,18 @@ fn start(data_dir: &Path) -> Server {
 }
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder().pool_max_idle_per_host(256).build().unwrap()
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()
+        .unwrap()
 }
 
-async fn post(client: &reqwest::Client, url: String, body: Value, bearer: Option<&str>) -> (u16, Value) {
+async fn post(
+    client: &reqwest::Client,
+    url: String,
+    body: Value,
+    bearer: Option<&str>,
+) -> (u16, Value) {
     let mut request = client.post(url).json(&body);
     if let Some(token) = bearer {
         request = request.bearer_auth(token);
@@ -129,7 +147,10 @@ async fn refusal_times(server: &Server) -> [(Duration, Duration); 2] {
             let sent = Instant::now();
             let (status, reply) = post(&http, url.clone(), body, None).await;
             samples[which].push(sent.elapsed());
-            assert_eq!((status, reply["error"].as_str()), (401, Some("invalid_credentials")));
+            assert_eq!(
+                (status, reply["error"].as_str()),
+                (401, Some("invalid_credentials"))
+            );
         }
     }
     samples.map(|mut s| {
@@ -143,7 +164,17 @@ async fn refusal_times(server: &Server) -> [(Duration, Duration); 2] {
 async fn password_step_rate(server: &Server, data_dir: &Path) -> f64 {
     let http = client();
     let url = |path: &str| format!("{}{path}", server.base);
-    assert_eq!(post(&http, url("/v1/licences"), json!({ "name": "Bench" }), Some(OPERATOR)).await.0, 201);
+    assert_eq!(
+        post(
+            &http,
+            url("/v1/licences"),
+            json!({ "name": "Bench" }),
+            Some(OPERATOR)
+        )
+        .await
+        .0,
+        201
+    );
     let two_factor = http
         .put(url("/v1/licences/Bench/two-factor"))
         .bearer_auth(OPERATOR)
@@ -155,23 +186,42 @@ async fn password_step_rate(server: &Server, data_dir: &Path) -> f64 {
     let users = 16;
     for n in 0..users {
         let body = json!({ "login": format!("user{n}"), "email": format!("user{n}@example.com") });
-        assert_eq!(post(&http, url("/v1/licences/Bench/users"), body, Some(OPERATOR)).await.0, 201);
+        assert_eq!(
+            post(&http, url("/v1/licences/Bench/users"), body, Some(OPERATOR))
+                .await
+                .0,
+            201
+        );
     }
     let outbox = data_dir.join("outbox").join("email");
     let mut tokens = Vec::new();
     for entry in std::fs::read_dir(&outbox).unwrap() {
         let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
         let start = text.find("token=").unwrap() + 6;
-        tokens.push(text[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-').collect::<String>());
+        tokens.push(
+            text[start..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+                .collect::<String>(),
+        );
     }
     for token in tokens {
-        let (status, _) = post(&http, url("/v1/access/confirm"), json!({ "token": token, "password": PASSWORD }), None).await;
+        let (status, _) = post(
+            &http,
+            url("/v1/access/confirm"),
+            json!({ "token": token, "password": PASSWORD }),
+            None,
+        )
+        .await;
         assert_eq!(status, 200);
     }
     // One step each first (sends the code), then the measured steps.
     for n in 0..users {
         let body = json!({ "licence": "Bench", "login": format!("user{n}"), "password": PASSWORD });
-        assert_eq!(post(&http, url("/v1/login/password"), body, None).await.0, 200);
+        assert_eq!(
+            post(&http, url("/v1/login/password"), body, None).await.0,
+            200
+        );
     }
     let per_client = 12;
     let clients = 2 * cores() * 2;
@@ -196,21 +246,41 @@ async fn password_step_rate(server: &Server, data_dir: &Path) -> f64 {
 
 fn new_event<E: serde::Serialize>(event: &E) -> NewEvent {
     let (event_type, data) = encode(event).unwrap();
-    let metadata = Metadata { correlation_id: uuid::Uuid::now_v7(), actor: "system".into(), ..Metadata::default() };
-    NewEvent { event_id: uuid::Uuid::now_v7(), event_type, schema_version: SCHEMA_VERSION, data, metadata }
+    let metadata = Metadata {
+        correlation_id: uuid::Uuid::now_v7(),
+        actor: "system".into(),
+        ..Metadata::default()
+    };
+    NewEvent {
+        event_id: uuid::Uuid::now_v7(),
+        event_type,
+        schema_version: SCHEMA_VERSION,
+        data,
+        metadata,
+    }
 }
 
 /// Writes a licence with `count` users, each with an open challenge whose
 /// code is known, straight into the store (the fixture, not the measure).
 async fn prepare_challenges(data_dir: &Path, count: usize) -> Vec<(String, String)> {
-    let store: Arc<dyn EventStore> = Arc::new(SqliteStore::open(&data_dir.join("events.sqlite3")).unwrap());
+    let store: Arc<dyn EventStore> =
+        Arc::new(SqliteStore::open(&data_dir.join("events.sqlite3")).unwrap());
     let key = ServiceKey::new(SECRET.as_bytes());
     let now = Timestamp::new(time::OffsetDateTime::now_utc());
     let name = LicenceName::parse("Codes").unwrap();
     let mut licence = Licence::default();
-    let policy = PolicyPatch { code_ttl_seconds: Some(3600), ..PolicyPatch::default() };
+    let policy = PolicyPatch {
+        code_ttl_seconds: Some(3600),
+        ..PolicyPatch::default()
+    };
     let mut pending = Vec::new();
-    for command in [LicenceCommand::Register { name }, LicenceCommand::EnableTwoFactor { channel: Channel::Email, policy }] {
+    for command in [
+        LicenceCommand::Register { name },
+        LicenceCommand::EnableTwoFactor {
+            channel: Channel::Email,
+            policy,
+        },
+    ] {
         for event in licence.decide(&command).unwrap() {
             licence = licence.clone().evolve(&event);
             pending.push(event);
@@ -231,10 +301,17 @@ async fn prepare_challenges(data_dir: &Path, count: usize) -> Vec<(String, Strin
     let mut version = 0;
     for chunk in pending.chunks(1_000) {
         let events: Vec<NewEvent> = chunk.iter().map(new_event).collect();
-        store.append(&stream, ExpectedVersion::Exact(version), events).await.unwrap();
+        store
+            .append(&stream, ExpectedVersion::Exact(version), events)
+            .await
+            .unwrap();
         version += chunk.len() as u64;
     }
-    let phc = PasswordHasher::new(1, 1).unwrap().hash(&Password::parse(PASSWORD).unwrap()).await.unwrap();
+    let phc = PasswordHasher::new(1, 1)
+        .unwrap()
+        .hash(&Password::parse(PASSWORD).unwrap())
+        .await
+        .unwrap();
     let licence = Arc::new(licence);
     let mut challenges = Vec::with_capacity(count);
     let mut appends = tokio::task::JoinSet::new();
@@ -246,8 +323,20 @@ async fn prepare_challenges(data_dir: &Path, count: usize) -> Vec<(String, Strin
         let fresh = fresh_login(user.user_id);
         let commands = [
             AccountCommand::IssueAccessConfirmation { token: new },
-            AccountCommand::SetPassword { token: twostep_domain::account::NewToken { token_id: token.id, digest: token.digest() }, password_hash: phc.clone() },
-            AccountCommand::SubmitPassword { check: PasswordCheck { against: Some(phc.clone()), matched: true }, fresh: fresh.fresh.clone() },
+            AccountCommand::SetPassword {
+                token: twostep_domain::account::NewToken {
+                    token_id: token.id,
+                    digest: token.digest(),
+                },
+                password_hash: phc.clone(),
+            },
+            AccountCommand::SubmitPassword {
+                check: PasswordCheck {
+                    against: Some(phc.clone()),
+                    matched: true,
+                },
+                fresh: fresh.fresh.clone(),
+            },
         ];
         for command in commands {
             for event in account.decide(&standing, &command, now, &key).unwrap() {
@@ -255,13 +344,22 @@ async fn prepare_challenges(data_dir: &Path, count: usize) -> Vec<(String, Strin
                 events.push(event);
             }
         }
-        let handle = ChallengeHandle { user: user.user_id, challenge_id: fresh.fresh.challenge_id }.encode();
-        let code = OneTimeCode::from_digits(&fresh.fresh.code_digits, 6).as_str().to_owned();
+        let handle = ChallengeHandle {
+            user: user.user_id,
+            challenge_id: fresh.fresh.challenge_id,
+        }
+        .encode();
+        let code = OneTimeCode::from_digits(&fresh.fresh.code_digits, 6)
+            .as_str()
+            .to_owned();
         challenges.push((handle, code));
         let (store, stream) = (store.clone(), user.user_id.stream());
         appends.spawn(async move {
             let events: Vec<NewEvent> = events.iter().map(new_event).collect();
-            store.append(&stream, ExpectedVersion::NoStream, events).await.unwrap();
+            store
+                .append(&stream, ExpectedVersion::NoStream, events)
+                .await
+                .unwrap();
         });
         while appends.len() > 256 {
             appends.join_next().await;
@@ -273,26 +371,43 @@ async fn prepare_challenges(data_dir: &Path, count: usize) -> Vec<(String, Strin
 
 /// Sends every challenge's right code with `clients` concurrent clients;
 /// when `rate` is set, starts requests at that pace (open loop).
-async fn code_steps(base: &str, challenges: Vec<(String, String)>, clients: usize, rate: Option<f64>) -> (f64, Vec<Duration>) {
+async fn code_steps(
+    base: &str,
+    challenges: Vec<(String, String)>,
+    clients: usize,
+    rate: Option<f64>,
+) -> (f64, Vec<Duration>) {
     let http = client();
     let challenges = Arc::new(challenges);
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let tasks: Vec<_> = (0..clients)
         .map(|_| {
-            let (http, base, challenges, next) = (http.clone(), base.to_owned(), challenges.clone(), next.clone());
+            let (http, base, challenges, next) = (
+                http.clone(),
+                base.to_owned(),
+                challenges.clone(),
+                next.clone(),
+            );
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
                 loop {
                     let index = next.fetch_add(1, Ordering::Relaxed);
-                    let Some((challenge, code)) = challenges.get(index) else { break };
+                    let Some((challenge, code)) = challenges.get(index) else {
+                        break;
+                    };
                     if let Some(rate) = rate {
                         let due = started + Duration::from_secs_f64(index as f64 / rate);
                         tokio::time::sleep_until(due.into()).await;
                     }
                     let sent = Instant::now();
-                    let (status, _) =
-                        post(&http, format!("{base}/v1/login/code"), json!({ "challenge_id": challenge, "code": code }), None).await;
+                    let (status, _) = post(
+                        &http,
+                        format!("{base}/v1/login/code"),
+                        json!({ "challenge_id": challenge, "code": code }),
+                        None,
+                    )
+                    .await;
                     latencies.push(sent.elapsed());
                     assert_eq!(status, 200, "code step failed");
                 }
@@ -311,14 +426,23 @@ async fn code_steps(base: &str, challenges: Vec<(String, String)>, clients: usiz
 
 #[tokio::main]
 async fn main() {
-    println!("twostep benchmarks on {} cores (release build, embedded store, fsync on commit)\n", cores());
+    println!(
+        "twostep benchmarks on {} cores (release build, embedded store, fsync on commit)\n",
+        cores()
+    );
 
     let bare = argon2_rate().await;
-    println!("argon2id verifications (m=19 MiB, t=2, p=1), {} at a time: {bare:.1}/s", cores());
+    println!(
+        "argon2id verifications (m=19 MiB, t=2, p=1), {} at a time: {bare:.1}/s",
+        cores()
+    );
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path());
     let steps = password_step_rate(&server, dir.path()).await;
-    println!("password steps over HTTP:                        {steps:.1}/s = {:.0} % of bare argon2id (bar: ≥ 90 %)", 100.0 * steps / bare);
+    println!(
+        "password steps over HTTP:                        {steps:.1}/s = {:.0} % of bare argon2id (bar: ≥ 90 %)",
+        100.0 * steps / bare
+    );
     let [wrong, unknown] = refusal_times(&server).await;
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     println!(
@@ -330,11 +454,17 @@ async fn main() {
     );
     drop(server);
 
-    let count: usize = std::env::var("TWOSTEP_BENCH_CODES").ok().and_then(|v| v.parse().ok()).unwrap_or(30_000);
+    let count: usize = std::env::var("TWOSTEP_BENCH_CODES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30_000);
     let dir = tempfile::tempdir().unwrap();
     let prepared = Instant::now();
     let mut challenges = prepare_challenges(dir.path(), count).await;
-    println!("\nprepared {count} open challenges in {:.1} s", prepared.elapsed().as_secs_f64());
+    println!(
+        "\nprepared {count} open challenges in {:.1} s",
+        prepared.elapsed().as_secs_f64()
+    );
     let server = start(dir.path());
     let half = challenges.split_off(count * 3 / 5);
     let (throughput, latencies) = code_steps(&server.base, challenges, 64, None).await;

@@ -17,7 +17,10 @@ pub struct Mail {
 impl Mail {
     /// The body (after the header block), with soft line breaks of quoted-printable undone.
     pub fn body(&self) -> String {
-        let body = self.raw.split_once("\r\n\r\n").map_or(self.raw.as_str(), |(_, b)| b);
+        let body = self
+            .raw
+            .split_once("\r\n\r\n")
+            .map_or(self.raw.as_str(), |(_, b)| b);
         body.replace("=\r\n", "")
     }
 
@@ -49,7 +52,8 @@ impl Handler for Collector {
     }
 
     fn rcpt(&mut self, to: &str) -> Response {
-        self.to.push(to.trim_matches(|c| c == '<' || c == '>').to_owned());
+        self.to
+            .push(to.trim_matches(|c| c == '<' || c == '>').to_owned());
         response::OK
     }
 
@@ -59,7 +63,10 @@ impl Handler for Collector {
     }
 
     fn data_end(&mut self) -> Response {
-        let mail = Mail { to: std::mem::take(&mut self.to), raw: String::from_utf8_lossy(&self.data).into_owned() };
+        let mail = Mail {
+            to: std::mem::take(&mut self.to),
+            raw: String::from_utf8_lossy(&self.data).into_owned(),
+        };
         self.data.clear();
         self.inbox.lock().unwrap().push(mail);
         response::OK
@@ -79,7 +86,11 @@ impl SmtpServer {
         let collector = Collector::default();
         let inbox = collector.inbox.clone();
         let mut server = Server::new(collector);
-        server.with_name("smtp.test").with_ssl(SslConfig::None).unwrap().with_tcp_listener(listener);
+        server
+            .with_name("smtp.test")
+            .with_ssl(SslConfig::None)
+            .unwrap()
+            .with_tcp_listener(listener);
         std::thread::spawn(move || {
             let _ = server.serve();
         });
@@ -96,7 +107,10 @@ impl SmtpServer {
 
     /// Every message to `to`, in arrival order.
     pub fn to(&self, to: &str) -> Vec<Mail> {
-        self.all().into_iter().filter(|m| m.to.iter().any(|t| t == to)).collect()
+        self.all()
+            .into_iter()
+            .filter(|m| m.to.iter().any(|t| t == to))
+            .collect()
     }
 
     /// Waits until at least `count` messages reached `to` and returns the `count`-th.
@@ -107,7 +121,12 @@ impl SmtpServer {
             if mails.len() >= count {
                 return mails[count - 1].clone();
             }
-            assert!(start.elapsed() < super::WAIT, "no message #{count} to {to} within {:?}; got {}", super::WAIT, mails.len());
+            assert!(
+                start.elapsed() < super::WAIT,
+                "no message #{count} to {to} within {:?}; got {}",
+                super::WAIT,
+                mails.len()
+            );
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
     }

@@ -2,7 +2,13 @@
 // ephemeral port with a fresh data directory, a real SMTP server
 // (`mailin-embedded`) and an HTTP SMS receiver, both on loopback.
 
-#![allow(dead_code, unused_imports, missing_docs, clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    dead_code,
+    unused_imports,
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used
+)]
 
 pub mod flows;
 pub mod mail;
@@ -30,7 +36,10 @@ pub fn code_in(text: &str, len: usize) -> Option<String> {
 /// The value of a `name=` query parameter in a link of the text.
 pub fn param_in(text: &str, name: &str) -> Option<String> {
     let start = text.find(&format!("{name}="))? + name.len() + 1;
-    let value: String = text[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-').collect();
+    let value: String = text[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+        .collect();
     (!value.is_empty()).then_some(value)
 }
 

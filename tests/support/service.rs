@@ -73,7 +73,10 @@ impl Service {
             data_dir,
             _dir: Some(dir),
             options,
-            http: reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap(),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .build()
+                .unwrap(),
             stdout_lines: Vec::new(),
             starts: 0,
         };
@@ -92,10 +95,20 @@ impl Service {
         command
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(&self.data_dir)
-            .args(["--public-url", "https://app.example.test", "--log-format", "json", "--login-rate-per-minute", "0"])
+            .args([
+                "--public-url",
+                "https://app.example.test",
+                "--log-format",
+                "json",
+                "--login-rate-per-minute",
+                "0",
+            ])
             .env("TWOSTEP_OPERATOR_TOKEN", OPERATOR)
             .env("TWOSTEP_AUDITOR_TOKEN", AUDITOR)
-            .env("RUST_LOG", "debug,hyper=info,h2=info,rustls=info,reqwest=info")
+            .env(
+                "RUST_LOG",
+                "debug,hyper=info,h2=info,rustls=info,reqwest=info",
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log));
@@ -153,7 +166,9 @@ impl Service {
     /// Stops the process gracefully (SIGTERM) and waits for it.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
             let _ = child.wait();
         }
     }
@@ -179,10 +194,19 @@ impl Service {
 
     /// Every log line written so far, over every start.
     pub fn logs(&self) -> String {
-        (1..=self.starts).filter_map(|n| std::fs::read_to_string(self.log_path(n)).ok()).collect::<Vec<_>>().join("\n")
+        (1..=self.starts)
+            .filter_map(|n| std::fs::read_to_string(self.log_path(n)).ok())
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
-    pub async fn call(&self, method: Method, path: &str, body: Option<Value>, bearer: Option<&str>) -> Reply {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        bearer: Option<&str>,
+    ) -> Reply {
         let mut request = self.http.request(method, format!("{}{path}", self.base));
         if let Some(body) = body {
             request = request.json(&body);
@@ -215,27 +239,54 @@ impl Service {
 
     /// Registers a licence and switches 2FA on with `channel` and a policy patch.
     pub async fn licence_with_2fa(&self, name: &str, channel: &str, policy: Value) {
-        let created = self.operator(Method::POST, "/v1/licences", Some(json!({ "name": name }))).await;
+        let created = self
+            .operator(Method::POST, "/v1/licences", Some(json!({ "name": name })))
+            .await;
         assert_eq!(created.status, 201, "{}", created.raw);
         let path = format!("/v1/licences/{name}/two-factor");
-        let enabled = self.operator(Method::PUT, &path, Some(json!({ "channel": channel, "policy": policy }))).await;
+        let enabled = self
+            .operator(
+                Method::PUT,
+                &path,
+                Some(json!({ "channel": channel, "policy": policy })),
+            )
+            .await;
         assert_eq!(enabled.status, 200, "{}", enabled.raw);
     }
 
     /// Creates a user and returns the reply.
-    pub async fn create_user(&self, licence: &str, login: &str, email: &str, mobile: Option<&str>) -> Reply {
+    pub async fn create_user(
+        &self,
+        licence: &str,
+        login: &str,
+        email: &str,
+        mobile: Option<&str>,
+    ) -> Reply {
         let body = json!({ "login": login, "email": email, "mobile": mobile });
-        self.operator(Method::POST, &format!("/v1/licences/{licence}/users"), Some(body)).await
+        self.operator(
+            Method::POST,
+            &format!("/v1/licences/{licence}/users"),
+            Some(body),
+        )
+        .await
     }
 
     /// The password step.
     pub async fn password_step(&self, licence: &str, login: &str, password: &str) -> Reply {
-        self.post("/v1/login/password", json!({ "licence": licence, "login": login, "password": password })).await
+        self.post(
+            "/v1/login/password",
+            json!({ "licence": licence, "login": login, "password": password }),
+        )
+        .await
     }
 
     /// The code step.
     pub async fn code_step(&self, challenge_id: &str, code: &str) -> Reply {
-        self.post("/v1/login/code", json!({ "challenge_id": challenge_id, "code": code })).await
+        self.post(
+            "/v1/login/code",
+            json!({ "challenge_id": challenge_id, "code": code }),
+        )
+        .await
     }
 
     /// Every event in the store file, in global order (read-only, while the service runs).
@@ -245,13 +296,18 @@ impl Service {
 
     /// Events of one type.
     pub fn events_of(&self, event_type: &str) -> Vec<StoredEvent> {
-        self.events().into_iter().filter(|e| e.event_type == event_type).collect()
+        self.events()
+            .into_iter()
+            .filter(|e| e.event_type == event_type)
+            .collect()
     }
 }
 
 /// Reads every event of an embedded store file.
 pub fn read_events(path: &Path) -> Vec<StoredEvent> {
-    let conn = rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    let conn =
+        rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
     let mut statement = conn
         .prepare("SELECT position, event_id, stream, version, event_type, schema_version, recorded_at, data, metadata FROM events ORDER BY position")
         .unwrap();

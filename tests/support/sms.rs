@@ -34,7 +34,9 @@ async fn receive(State(shared): State<Shared>, Json(body): Json<Value>) -> Statu
 impl SmsReceiver {
     pub async fn start() -> Self {
         let shared = Shared::default();
-        let app = axum::Router::new().route("/sms", post(receive)).with_state(shared.clone());
+        let app = axum::Router::new()
+            .route("/sms", post(receive))
+            .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         tokio::spawn(async move {
@@ -69,7 +71,11 @@ impl SmsReceiver {
             if messages.len() >= count {
                 return messages[count - 1].clone();
             }
-            assert!(start.elapsed() < super::WAIT, "no SMS #{count} to {to}; got {}", messages.len());
+            assert!(
+                start.elapsed() < super::WAIT,
+                "no SMS #{count} to {to}; got {}",
+                messages.len()
+            );
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
     }

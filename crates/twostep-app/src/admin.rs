@@ -5,8 +5,8 @@ use serde::Serialize;
 use twostep_domain::account::{AccountCommand, AccountRejection, MessagePurpose};
 use twostep_domain::licence::{LicenceCommand, UserRecord};
 use twostep_domain::{
-    Channel, EmailAddress, Licence, LicenceEvent, LicenceId, LicenceName, Login, LoginPolicy, MobileNumber,
-    PolicyPatch, Timestamp, UserId,
+    Channel, EmailAddress, Licence, LicenceEvent, LicenceId, LicenceName, Login, LoginPolicy,
+    MobileNumber, PolicyPatch, Timestamp, UserId,
 };
 use uuid::Uuid;
 
@@ -104,18 +104,30 @@ pub struct UserChange {
 }
 
 fn field<T, E: std::fmt::Display>(name: &'static str, parsed: Result<T, E>) -> Result<T, AppError> {
-    parsed.map_err(|e| AppError::InvalidField { field: name, message: e.to_string() })
+    parsed.map_err(|e| AppError::InvalidField {
+        field: name,
+        message: e.to_string(),
+    })
 }
 
 impl Twostep {
     /// Registers a licence.
-    pub async fn register_licence(&self, ctx: &RequestContext, name: &str) -> Result<LicenceView, AppError> {
+    pub async fn register_licence(
+        &self,
+        ctx: &RequestContext,
+        name: &str,
+    ) -> Result<LicenceView, AppError> {
         let name = field("name", LicenceName::parse(name))?;
         let stream = LicenceId::of(name.key()).stream();
         let command = LicenceCommand::Register { name };
         let done = self
             .streams
-            .execute(&self.streams.licences, &stream, &ctx.metadata(None), |licence| licence.decide(&command))
+            .execute(
+                &self.streams.licences,
+                &stream,
+                &ctx.metadata(None),
+                |licence| licence.decide(&command),
+            )
             .await?;
         Ok(LicenceView::of(&done.after))
     }
@@ -138,8 +150,13 @@ impl Twostep {
     }
 
     /// Switches two-factor off.
-    pub async fn disable_two_factor(&self, ctx: &RequestContext, licence: &str) -> Result<LicenceView, AppError> {
-        self.licence_command(ctx, licence, LicenceCommand::DisableTwoFactor).await
+    pub async fn disable_two_factor(
+        &self,
+        ctx: &RequestContext,
+        licence: &str,
+    ) -> Result<LicenceView, AppError> {
+        self.licence_command(ctx, licence, LicenceCommand::DisableTwoFactor)
+            .await
     }
 
     async fn licence_command(
@@ -152,7 +169,12 @@ impl Twostep {
         let stream = current.id.map(LicenceId::stream).unwrap_or_default();
         let done = self
             .streams
-            .execute(&self.streams.licences, &stream, &ctx.metadata(None), |licence| licence.decide(&command))
+            .execute(
+                &self.streams.licences,
+                &stream,
+                &ctx.metadata(None),
+                |licence| licence.decide(&command),
+            )
             .await?;
         Ok(LicenceView::of(&done.after))
     }
@@ -160,8 +182,11 @@ impl Twostep {
     /// A user of a licence.
     pub async fn user_view(&self, licence: &str, login: &str) -> Result<UserView, AppError> {
         let current = self.existing_licence(licence).await?;
-        let login = Login::parse(login).map_err(|_| twostep_domain::LicenceRejection::UnknownUser)?;
-        let user = current.user_by_login(&login).ok_or(twostep_domain::LicenceRejection::UnknownUser)?;
+        let login =
+            Login::parse(login).map_err(|_| twostep_domain::LicenceRejection::UnknownUser)?;
+        let user = current
+            .user_by_login(&login)
+            .ok_or(twostep_domain::LicenceRejection::UnknownUser)?;
         Ok(UserView::of(user))
     }
 
@@ -176,18 +201,38 @@ impl Twostep {
     ) -> Result<CreatedUser, AppError> {
         let login = field("login", Login::parse(login))?;
         let email = field("email", EmailAddress::parse(email))?;
-        let mobile = mobile.map(|m| field("mobile", MobileNumber::parse(m))).transpose()?;
+        let mobile = mobile
+            .map(|m| field("mobile", MobileNumber::parse(m)))
+            .transpose()?;
         let current = self.existing_licence(licence).await?;
         let stream = current.id.map(LicenceId::stream).unwrap_or_default();
-        let command = LicenceCommand::CreateUser { login: login.clone(), email, mobile };
+        let command = LicenceCommand::CreateUser {
+            login: login.clone(),
+            email,
+            mobile,
+        };
         let done = self
             .streams
-            .execute(&self.streams.licences, &stream, &ctx.metadata(None), |licence| licence.decide(&command))
+            .execute(
+                &self.streams.licences,
+                &stream,
+                &ctx.metadata(None),
+                |licence| licence.decide(&command),
+            )
             .await?;
-        let user = done.after.user_by_login(&login).cloned().ok_or_else(|| AppError::Internal("user vanished".into()))?;
+        let user = done
+            .after
+            .user_by_login(&login)
+            .cloned()
+            .ok_or_else(|| AppError::Internal("user vanished".into()))?;
         let caused_by = done.recorded.first().map(|e| e.event_id);
-        let sent = self.send_access_confirmation(ctx, &done.after, &user, caused_by).await?;
-        Ok(CreatedUser { user: UserView::of(&user), access_confirmation: if sent { "sent" } else { "failed" } })
+        let sent = self
+            .send_access_confirmation(ctx, &done.after, &user, caused_by)
+            .await?;
+        Ok(CreatedUser {
+            user: UserView::of(&user),
+            access_confirmation: if sent { "sent" } else { "failed" },
+        })
     }
 
     async fn send_access_confirmation(
@@ -197,12 +242,20 @@ impl Twostep {
         user: &UserRecord,
         caused_by: Option<Uuid>,
     ) -> Result<bool, AppError> {
-        let standing = licence.standing(user.user_id).ok_or_else(|| AppError::Internal("no standing".into()))?;
+        let standing = licence
+            .standing(user.user_id)
+            .ok_or_else(|| AppError::Internal("no standing".into()))?;
         let (token, new) = new_token(TokenKind::Password, user.user_id);
         let command = AccountCommand::IssueAccessConfirmation { token: new };
-        let done = self.decide_account(ctx, &standing, &command, caused_by)
+        let done = self
+            .decide_account(ctx, &standing, &command, caused_by)
             .await?;
-        let message = self.templates.access_confirmation(&licence.name, &user.login, user.email.as_str(), &token);
+        let message = self.templates.access_confirmation(
+            &licence.name,
+            &user.login,
+            user.email.as_str(),
+            &token,
+        );
         let caused_by = done.recorded.first().map(|e| e.event_id);
         let outgoing = Outgoing {
             message,
@@ -223,31 +276,63 @@ impl Twostep {
         login: &str,
         change: UserChange,
     ) -> Result<UserView, AppError> {
-        let email = change.email.as_deref().map(|e| field("email", EmailAddress::parse(e))).transpose()?;
+        let email = change
+            .email
+            .as_deref()
+            .map(|e| field("email", EmailAddress::parse(e)))
+            .transpose()?;
         let mobile = match change.mobile {
             Some(Some(m)) => Some(Some(field("mobile", MobileNumber::parse(&m))?)),
             Some(None) => Some(None),
             None => None,
         };
         let current = self.existing_licence(licence).await?;
-        let login = Login::parse(login).map_err(|_| twostep_domain::LicenceRejection::UnknownUser)?;
+        let login =
+            Login::parse(login).map_err(|_| twostep_domain::LicenceRejection::UnknownUser)?;
         let stream = current.id.map(LicenceId::stream).unwrap_or_default();
-        let command = LicenceCommand::UpdateUser { login: login.clone(), email, mobile, active: change.active };
+        let command = LicenceCommand::UpdateUser {
+            login: login.clone(),
+            email,
+            mobile,
+            active: change.active,
+        };
         let done = self
             .streams
-            .execute(&self.streams.licences, &stream, &ctx.metadata(None), |licence| licence.decide(&command))
+            .execute(
+                &self.streams.licences,
+                &stream,
+                &ctx.metadata(None),
+                |licence| licence.decide(&command),
+            )
             .await?;
-        let user = done.after.user_by_login(&login).cloned().ok_or(twostep_domain::LicenceRejection::UnknownUser)?;
+        let user = done
+            .after
+            .user_by_login(&login)
+            .cloned()
+            .ok_or(twostep_domain::LicenceRejection::UnknownUser)?;
         for (event, recorded) in done.events.iter().zip(&done.recorded) {
             let old = match event {
-                LicenceEvent::UserEmailChanged { previous, .. } => Some((Channel::Email, previous.as_str().to_owned(), previous.masked())),
-                LicenceEvent::UserMobileChanged { previous: Some(previous), .. } => {
-                    Some((Channel::Sms, previous.as_str().to_owned(), previous.masked()))
-                }
+                LicenceEvent::UserEmailChanged { previous, .. } => Some((
+                    Channel::Email,
+                    previous.as_str().to_owned(),
+                    previous.masked(),
+                )),
+                LicenceEvent::UserMobileChanged {
+                    previous: Some(previous),
+                    ..
+                } => Some((
+                    Channel::Sms,
+                    previous.as_str().to_owned(),
+                    previous.masked(),
+                )),
                 _ => None,
             };
-            if let (Some((channel, to, masked)), Some(standing)) = (old, done.after.standing(user.user_id)) {
-                let message = self.templates.contact_changed(&done.after.name, &user.login, channel, &to);
+            if let (Some((channel, to, masked)), Some(standing)) =
+                (old, done.after.standing(user.user_id))
+            {
+                let message =
+                    self.templates
+                        .contact_changed(&done.after.name, &user.login, channel, &to);
                 let outgoing = Outgoing {
                     message,
                     purpose: MessagePurpose::ContactChangeNotice,
@@ -255,7 +340,9 @@ impl Twostep {
                     channel,
                     masked,
                 };
-                let _ = self.deliver(ctx, &standing, outgoing, Some(recorded.event_id)).await;
+                let _ = self
+                    .deliver(ctx, &standing, outgoing, Some(recorded.event_id))
+                    .await;
             }
         }
         Ok(UserView::of(&user))
@@ -270,22 +357,36 @@ impl Twostep {
         reason: &str,
     ) -> Result<LockLift, AppError> {
         let current = self.existing_licence(licence).await?;
-        let login = Login::parse(login).map_err(|_| twostep_domain::LicenceRejection::UnknownUser)?;
-        let user = current.user_by_login(&login).ok_or(twostep_domain::LicenceRejection::UnknownUser)?;
-        let standing = current.standing(user.user_id).ok_or(twostep_domain::LicenceRejection::UnknownUser)?;
-        let command = AccountCommand::LiftLock { reason: reason.to_owned() };
-        let done = self.decide_account(ctx, &standing, &command, None)
-            .await;
+        let login =
+            Login::parse(login).map_err(|_| twostep_domain::LicenceRejection::UnknownUser)?;
+        let user = current
+            .user_by_login(&login)
+            .ok_or(twostep_domain::LicenceRejection::UnknownUser)?;
+        let standing = current
+            .standing(user.user_id)
+            .ok_or(twostep_domain::LicenceRejection::UnknownUser)?;
+        let command = AccountCommand::LiftLock {
+            reason: reason.to_owned(),
+        };
+        let done = self.decide_account(ctx, &standing, &command, None).await;
         match done {
             Ok(done) => {
                 let locked_until = done.events.iter().find_map(|e| match e {
-                    twostep_domain::AccountEvent::LockLifted { locked_until, .. } => Some(*locked_until),
+                    twostep_domain::AccountEvent::LockLifted { locked_until, .. } => {
+                        Some(*locked_until)
+                    }
                     _ => None,
                 });
-                Ok(LockLift { lifted: locked_until.is_some(), locked_until })
+                Ok(LockLift {
+                    lifted: locked_until.is_some(),
+                    locked_until,
+                })
             }
             Err(crate::streams::ExecuteError::Rejected(AccountRejection::NotLocked)) => {
-                Ok(LockLift { lifted: false, locked_until: None })
+                Ok(LockLift {
+                    lifted: false,
+                    locked_until: None,
+                })
             }
             Err(other) => Err(other.into()),
         }

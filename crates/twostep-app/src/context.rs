@@ -49,18 +49,36 @@ pub struct RequestContext {
 impl RequestContext {
     /// A context for work the service does on its own.
     pub fn system() -> Self {
-        Self { correlation_id: Uuid::now_v7(), actor: Actor::System, client_ip: None, user_agent: None }
+        Self {
+            correlation_id: Uuid::now_v7(),
+            actor: Actor::System,
+            client_ip: None,
+            user_agent: None,
+        }
     }
 
     /// A context for a request.
     pub fn new(actor: Actor, client_ip: Option<IpAddr>, user_agent: Option<&str>) -> Self {
-        let user_agent = user_agent.map(|ua| ua.chars().filter(|c| !c.is_control()).take(MAX_USER_AGENT_CHARS).collect());
-        Self { correlation_id: Uuid::now_v7(), actor, client_ip, user_agent }
+        let user_agent = user_agent.map(|ua| {
+            ua.chars()
+                .filter(|c| !c.is_control())
+                .take(MAX_USER_AGENT_CHARS)
+                .collect()
+        });
+        Self {
+            correlation_id: Uuid::now_v7(),
+            actor,
+            client_ip,
+            user_agent,
+        }
     }
 
     /// The same request, acting as someone else (e.g. once a session is known).
     pub fn as_actor(&self, actor: Actor) -> Self {
-        Self { actor, ..self.clone() }
+        Self {
+            actor,
+            ..self.clone()
+        }
     }
 
     /// Metadata for events caused by `causation` (an event id) or, if `None`, by the request itself.

@@ -53,13 +53,23 @@ impl ServiceKey {
 
     /// The keyed digest grouping attempts on an unknown licence/login pair.
     pub fn identifier_digest(&self, licence_key: &str, login_key: &str) -> Digest {
-        Digest(hmac(&self.identifier_key, &[licence_key.as_bytes(), &[0], login_key.as_bytes()]))
+        Digest(hmac(
+            &self.identifier_key,
+            &[licence_key.as_bytes(), &[0], login_key.as_bytes()],
+        ))
     }
 }
 
 impl CodeKey for ServiceKey {
     fn digest(&self, user: UserId, code_id: Uuid, code: &OneTimeCode) -> Digest {
-        Digest(hmac(&self.code_key, &[user.0.as_bytes(), code_id.as_bytes(), code.as_str().as_bytes()]))
+        Digest(hmac(
+            &self.code_key,
+            &[
+                user.0.as_bytes(),
+                code_id.as_bytes(),
+                code.as_str().as_bytes(),
+            ],
+        ))
     }
 }
 
@@ -86,8 +96,16 @@ pub fn random_id() -> Uuid {
 
 /// A new secret token for `owner` (a user id) and its digest.
 pub fn new_token(kind: TokenKind, owner: UserId) -> (SecretToken, NewToken) {
-    let token = SecretToken { kind, owner: owner.0, id: random_id(), secret: random_bytes() };
-    let new = NewToken { token_id: token.id, digest: token.digest() };
+    let token = SecretToken {
+        kind,
+        owner: owner.0,
+        id: random_id(),
+        secret: random_bytes(),
+    };
+    let new = NewToken {
+        token_id: token.id,
+        digest: token.digest(),
+    };
     (token, new)
 }
 
@@ -109,10 +127,25 @@ pub fn fresh_login(user: UserId) -> FreshLogin {
         *digit = rng.random_range(0..10u8);
     }
     let code_id = random_id();
-    let report_token = SecretToken { kind: TokenKind::Report, owner: user.0, id: code_id, secret: random_bytes() };
+    let report_token = SecretToken {
+        kind: TokenKind::Report,
+        owner: user.0,
+        id: code_id,
+        secret: random_bytes(),
+    };
     let (session_token, session) = new_token(TokenKind::Session, user);
-    let fresh = Fresh { challenge_id: random_id(), code_id, code_digits, report_digest: report_token.digest(), session };
-    FreshLogin { fresh, report_token, session_token }
+    let fresh = Fresh {
+        challenge_id: random_id(),
+        code_id,
+        code_digits,
+        report_digest: report_token.digest(),
+        session,
+    };
+    FreshLogin {
+        fresh,
+        report_token,
+        session_token,
+    }
 }
 
 #[cfg(test)]

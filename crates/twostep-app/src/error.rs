@@ -1,9 +1,9 @@
 //! Every way a command or query of the application can fail. The HTTP layer
 //! maps each variant to one status and one machine code, in one place.
 
+use twostep_domain::Timestamp;
 use twostep_domain::licence::LicenceRejection;
 use twostep_domain::secret::PasswordError;
-use twostep_domain::Timestamp;
 use twostep_store::StoreError;
 
 use crate::passwords::HashError;
@@ -75,7 +75,9 @@ impl From<StoreError> for AppError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::Corrupt(detail) | StoreError::Invalid(detail) => AppError::Internal(detail),
-            StoreError::DuplicateEventId(id) => AppError::Internal(format!("duplicate event id {id}")),
+            StoreError::DuplicateEventId(id) => {
+                AppError::Internal(format!("duplicate event id {id}"))
+            }
             other => AppError::Store(other),
         }
     }

@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use serde::Serialize;
-use twostep_domain::account::{AccountCommand, AccountRejection, CodeRefusal, MessagePurpose, NewToken, PasswordCheck};
+use twostep_domain::account::{
+    AccountCommand, AccountRejection, CodeRefusal, MessagePurpose, NewToken, PasswordCheck,
+};
 use twostep_domain::identity::UNKNOWN_LICENCE_ATTEMPTS_STREAM;
 use twostep_domain::{
     AccountEvent, AttemptEvent, Channel, LicenceName, Login, OneTimeCode, Password, Timestamp,
@@ -124,10 +126,14 @@ impl Twostep {
                 Some(id) => id.attempts_stream(),
                 None => UNKNOWN_LICENCE_ATTEMPTS_STREAM.to_owned(),
             };
-            self.streams.record(&stream, &event, &ctx.metadata(None)).await?;
+            self.streams
+                .record(&stream, &event, &ctx.metadata(None))
+                .await?;
             return Err(AppError::InvalidCredentials);
         };
-        let standing = licence.standing(user.user_id).ok_or(AppError::InvalidCredentials)?;
+        let standing = licence
+            .standing(user.user_id)
+            .ok_or(AppError::InvalidCredentials)?;
         let stream = user.user_id.stream();
         for _ in 0..PASSWORD_STEP_ATTEMPTS {
             let account = self.streams.load(&self.streams.accounts, &stream).await?;
@@ -135,27 +141,49 @@ impl Twostep {
             let matched = self.hasher.verify(against.as_deref(), &password).await?;
             let check = PasswordCheck { against, matched };
             let fresh = fresh_login(user.user_id);
-            let command = AccountCommand::SubmitPassword { check, fresh: fresh.fresh.clone() };
-            let done = self.decide_account(ctx, &standing, &command, None)
-                .await;
+            let command = AccountCommand::SubmitPassword {
+                check,
+                fresh: fresh.fresh.clone(),
+            };
+            let done = self.decide_account(ctx, &standing, &command, None).await;
             let done = match done {
                 Err(ExecuteError::Rejected(AccountRejection::StalePasswordCheck)) => continue,
                 other => other?,
             };
             for event in &done.events {
                 match event {
-                    AccountEvent::PasswordRejected { .. } => return Err(AppError::InvalidCredentials),
+                    AccountEvent::PasswordRejected { .. } => {
+                        return Err(AppError::InvalidCredentials);
+                    }
                     AccountEvent::LoginRefusedWhileLocked { locked_until } => {
-                        return Err(AppError::AccountLocked { locked_until: *locked_until });
+                        return Err(AppError::AccountLocked {
+                            locked_until: *locked_until,
+                        });
                     }
                     AccountEvent::SessionStarted { expires_at, .. } => {
-                        let grant = SessionGrant { session_token: fresh.session_token.encode(), expires_at: *expires_at };
+                        let grant = SessionGrant {
+                            session_token: fresh.session_token.encode(),
+                            expires_at: *expires_at,
+                        };
                         return Ok(PasswordStep::Authenticated(grant));
                     }
-                    AccountEvent::ChallengeOpened { challenge_id, code_id, code_reused, resend_available_at, .. } => {
-                        let code = done.after.account.code(*code_id).cloned().ok_or_else(|| AppError::Internal("challenge without code".into()))?;
+                    AccountEvent::ChallengeOpened {
+                        challenge_id,
+                        code_id,
+                        code_reused,
+                        resend_available_at,
+                        ..
+                    } => {
+                        let code =
+                            done.after.account.code(*code_id).cloned().ok_or_else(|| {
+                                AppError::Internal("challenge without code".into())
+                            })?;
                         let view = ChallengeView {
-                            challenge_id: ChallengeHandle { user: user.user_id, challenge_id: *challenge_id }.encode(),
+                            challenge_id: ChallengeHandle {
+                                user: user.user_id,
+                                challenge_id: *challenge_id,
+                            }
+                            .encode(),
                             channel: code.channel,
                             destination: code.destination.clone(),
                             code_expires_at: code.expires_at,
@@ -164,9 +192,15 @@ impl Twostep {
                         if *code_reused {
                             return Ok(PasswordStep::CodeAlreadySent(view));
                         }
-                        let route = standing.route.as_ref().ok_or_else(|| AppError::Internal("code without route".into()))?;
+                        let route = standing
+                            .route
+                            .as_ref()
+                            .ok_or_else(|| AppError::Internal("code without route".into()))?;
                         let to = route.destination.as_deref().unwrap_or_default();
-                        let digits = OneTimeCode::from_digits(&fresh.fresh.code_digits, standing.policy.code_length as usize);
+                        let digits = OneTimeCode::from_digits(
+                            &fresh.fresh.code_digits,
+                            standing.policy.code_length as usize,
+                        );
                         let message = self.templates.code(&CodeMessage {
                             licence: &licence.name,
                             channel: code.channel,
@@ -176,7 +210,11 @@ impl Twostep {
                             expires_at: code.expires_at,
                             report: &fresh.report_token,
                         });
-                        let issued = done.recorded.iter().find(|r| r.event_type == "CodeIssued").map(|r| r.event_id);
+                        let issued = done
+                            .recorded
+                            .iter()
+                            .find(|r| r.event_type == "CodeIssued")
+                            .map(|r| r.event_id);
                         let outgoing = Outgoing {
                             message,
                             purpose: MessagePurpose::Code,
@@ -196,13 +234,20 @@ impl Twostep {
                     _ => {}
                 }
             }
-            return Err(AppError::Internal("the password step decided nothing".into()));
+            return Err(AppError::Internal(
+                "the password step decided nothing".into(),
+            ));
         }
         Err(AppError::Busy)
     }
 
     /// The code step.
-    pub async fn verify_code(&self, ctx: &RequestContext, challenge_id: &str, code: &str) -> Result<SessionGrant, AppError> {
+    pub async fn verify_code(
+        &self,
+        ctx: &RequestContext,
+        challenge_id: &str,
+        code: &str,
+    ) -> Result<SessionGrant, AppError> {
         let outcome = self.code_step(ctx, challenge_id, code).await;
         let counter = match &outcome {
             Ok(_) => &self.metrics.code_authenticated,
@@ -214,22 +259,42 @@ impl Twostep {
         outcome
     }
 
-    async fn code_step(&self, ctx: &RequestContext, challenge_id: &str, code: &str) -> Result<SessionGrant, AppError> {
+    async fn code_step(
+        &self,
+        ctx: &RequestContext,
+        challenge_id: &str,
+        code: &str,
+    ) -> Result<SessionGrant, AppError> {
         let handle = ChallengeHandle::parse(challenge_id).ok_or(AppError::InvalidCode)?;
         let Some((_, _, standing)) = self.account_and_standing(handle.user).await? else {
             return Err(AppError::InvalidCode);
         };
         let (session_token, session) = new_token(TokenKind::Session, handle.user);
-        let command = AccountCommand::VerifyCode { challenge_id: handle.challenge_id, code: code.to_owned(), session };
-        let done = self.decide_account(ctx, &standing, &command, None)
-            .await?;
+        let command = AccountCommand::VerifyCode {
+            challenge_id: handle.challenge_id,
+            code: code.to_owned(),
+            session,
+        };
+        let done = self.decide_account(ctx, &standing, &command, None).await?;
         for event in &done.events {
             match event {
                 AccountEvent::SessionStarted { expires_at, .. } => {
-                    return Ok(SessionGrant { session_token: session_token.encode(), expires_at: *expires_at });
+                    return Ok(SessionGrant {
+                        session_token: session_token.encode(),
+                        expires_at: *expires_at,
+                    });
                 }
-                AccountEvent::CodeRejected { reason: CodeRefusal::AccountLocked, .. } => {
-                    let locked_until = done.after.account.lock.as_ref().map(|l| l.until).unwrap_or_else(now);
+                AccountEvent::CodeRejected {
+                    reason: CodeRefusal::AccountLocked,
+                    ..
+                } => {
+                    let locked_until = done
+                        .after
+                        .account
+                        .lock
+                        .as_ref()
+                        .map(|l| l.until)
+                        .unwrap_or_else(now);
                     return Err(AppError::AccountLocked { locked_until });
                 }
                 _ => {}
@@ -240,12 +305,20 @@ impl Twostep {
 
     /// Who holds a session token.
     pub async fn session(&self, token: &str) -> Result<SessionInfo, AppError> {
-        let token = SecretToken::parse(TokenKind::Session, token).ok_or(AppError::Unauthenticated)?;
-        let Some((account, licence, standing)) = self.account_and_standing(token.user()).await? else {
+        let token =
+            SecretToken::parse(TokenKind::Session, token).ok_or(AppError::Unauthenticated)?;
+        let Some((account, licence, standing)) = self.account_and_standing(token.user()).await?
+        else {
             return Err(AppError::Unauthenticated);
         };
-        let session = account.account.live_session(token.id, &token.digest(), now()).ok_or(AppError::Unauthenticated)?;
-        let user = licence.user(token.user()).filter(|_| standing.active).ok_or(AppError::Unauthenticated)?;
+        let session = account
+            .account
+            .live_session(token.id, &token.digest(), now())
+            .ok_or(AppError::Unauthenticated)?;
+        let user = licence
+            .user(token.user())
+            .filter(|_| standing.active)
+            .ok_or(AppError::Unauthenticated)?;
         Ok(SessionInfo {
             licence: licence.name.clone(),
             login: user.login.clone(),
@@ -256,32 +329,50 @@ impl Twostep {
 
     /// Logout.
     pub async fn end_session(&self, ctx: &RequestContext, token: &str) -> Result<(), AppError> {
-        let token = SecretToken::parse(TokenKind::Session, token).ok_or(AppError::Unauthenticated)?;
+        let token =
+            SecretToken::parse(TokenKind::Session, token).ok_or(AppError::Unauthenticated)?;
         let Some((_, _, standing)) = self.account_and_standing(token.user()).await? else {
             return Err(AppError::Unauthenticated);
         };
-        let command = AccountCommand::EndSession { session_id: token.id, digest: token.digest() };
+        let command = AccountCommand::EndSession {
+            session_id: token.id,
+            digest: token.digest(),
+        };
         let ctx = &ctx.as_actor(Actor::User(token.owner));
-        self.decide_account(ctx, &standing, &command, None)
-            .await?;
+        self.decide_account(ctx, &standing, &command, None).await?;
         Ok(())
     }
 
     /// Sets the password with an access confirmation or reset token.
-    pub async fn confirm_access(&self, ctx: &RequestContext, token: &str, password: &str) -> Result<(), AppError> {
+    pub async fn confirm_access(
+        &self,
+        ctx: &RequestContext,
+        token: &str,
+        password: &str,
+    ) -> Result<(), AppError> {
         let token = SecretToken::parse(TokenKind::Password, token).ok_or(AppError::BadToken)?;
         let Some((account, _, standing)) = self.account_and_standing(token.user()).await? else {
             return Err(AppError::BadToken);
         };
-        let presented = NewToken { token_id: token.id, digest: token.digest() };
-        if account.account.usable_token(token.id, &presented.digest, now()).is_none() || !standing.active {
+        let presented = NewToken {
+            token_id: token.id,
+            digest: token.digest(),
+        };
+        if account
+            .account
+            .usable_token(token.id, &presented.digest, now())
+            .is_none()
+            || !standing.active
+        {
             return Err(AppError::BadToken);
         }
         let password = Password::parse(password).map_err(AppError::WeakPassword)?;
         let password_hash = self.hasher.hash(&password).await?;
-        let command = AccountCommand::SetPassword { token: presented, password_hash };
-        self.decide_account(ctx, &standing, &command, None)
-            .await?;
+        let command = AccountCommand::SetPassword {
+            token: presented,
+            password_hash,
+        };
+        self.decide_account(ctx, &standing, &command, None).await?;
         Ok(())
     }
 
@@ -289,7 +380,12 @@ impl Twostep {
     /// work (if the login exists) happens in the background so that its
     /// duration reveals nothing either.
     pub fn password_reminder(self: &Arc<Self>, ctx: &RequestContext, licence: &str, login: &str) {
-        let (app, ctx, licence, login) = (self.clone(), ctx.clone(), licence.to_owned(), login.to_owned());
+        let (app, ctx, licence, login) = (
+            self.clone(),
+            ctx.clone(),
+            licence.to_owned(),
+            login.to_owned(),
+        );
         tokio::spawn(async move {
             if let Err(error) = app.send_password_reset(&ctx, &licence, &login).await {
                 tracing::warn!(error = %error, "password reminder not sent");
@@ -297,7 +393,12 @@ impl Twostep {
         });
     }
 
-    async fn send_password_reset(&self, ctx: &RequestContext, licence: &str, login: &str) -> Result<(), AppError> {
+    async fn send_password_reset(
+        &self,
+        ctx: &RequestContext,
+        licence: &str,
+        login: &str,
+    ) -> Result<(), AppError> {
         let (Ok(name), Ok(login)) = (LicenceName::parse(licence), Login::parse(login)) else {
             return Ok(());
         };
@@ -310,15 +411,18 @@ impl Twostep {
         };
         let (token, new) = new_token(TokenKind::Password, user.user_id);
         let command = AccountCommand::RequestPasswordReset { token: new };
-        let done = self.decide_account(ctx, &standing, &command, None)
-            .await;
+        let done = self.decide_account(ctx, &standing, &command, None).await;
         let done = match done {
-            Err(ExecuteError::Rejected(AccountRejection::ResetThrottled | AccountRejection::UserInactive)) => {
+            Err(ExecuteError::Rejected(
+                AccountRejection::ResetThrottled | AccountRejection::UserInactive,
+            )) => {
                 return Ok(());
             }
             other => other?,
         };
-        let message = self.templates.password_reset(&licence.name, &user.login, user.email.as_str(), &token);
+        let message =
+            self.templates
+                .password_reset(&licence.name, &user.login, user.email.as_str(), &token);
         let caused_by = done.recorded.first().map(|e| e.event_id);
         let outgoing = Outgoing {
             message,
@@ -332,14 +436,20 @@ impl Twostep {
     }
 
     /// "I did not ask for this code". Unknown tokens are ignored (same answer).
-    pub async fn report_unrequested_code(&self, ctx: &RequestContext, report: &str) -> Result<(), AppError> {
+    pub async fn report_unrequested_code(
+        &self,
+        ctx: &RequestContext,
+        report: &str,
+    ) -> Result<(), AppError> {
         let token = SecretToken::parse(TokenKind::Report, report).ok_or(AppError::BadToken)?;
         let Some((_, _, standing)) = self.account_and_standing(token.user()).await? else {
             return Ok(());
         };
-        let command = AccountCommand::ReportUnrequestedCode { code_id: token.id, digest: token.digest() };
-        let done = self.decide_account(ctx, &standing, &command, None)
-            .await;
+        let command = AccountCommand::ReportUnrequestedCode {
+            code_id: token.id,
+            digest: token.digest(),
+        };
+        let done = self.decide_account(ctx, &standing, &command, None).await;
         match done {
             Ok(_) | Err(ExecuteError::Rejected(AccountRejection::UnknownReport)) => Ok(()),
             Err(other) => Err(other.into()),

@@ -32,7 +32,9 @@ pub struct CodeMessage<'a> {
 
 fn minutes(seconds: u64) -> String {
     match seconds {
-        s if s % 60 == 0 && s >= 60 => format!("{} minute{}", s / 60, if s == 60 { "" } else { "s" }),
+        s if s % 60 == 0 && s >= 60 => {
+            format!("{} minute{}", s / 60, if s == 60 { "" } else { "s" })
+        }
         s => format!("{s} second{}", if s == 1 { "" } else { "s" }),
     }
 }
@@ -40,12 +42,18 @@ fn minutes(seconds: u64) -> String {
 impl Templates {
     /// Templates whose links start with `public_url` (no trailing slash needed).
     pub fn new(public_url: &str) -> Self {
-        Self { public_url: public_url.trim_end_matches('/').to_owned() }
+        Self {
+            public_url: public_url.trim_end_matches('/').to_owned(),
+        }
     }
 
     /// The link that reports an unrequested code.
     pub fn report_link(&self, report: &SecretToken) -> String {
-        format!("{}/security/unrequested-code?report={}", self.public_url, report.encode())
+        format!(
+            "{}/security/unrequested-code?report={}",
+            self.public_url,
+            report.encode()
+        )
     }
 
     /// The message carrying a one-time code.
@@ -79,7 +87,13 @@ impl Templates {
     }
 
     /// The access confirmation e-mail of a new user.
-    pub fn access_confirmation(&self, licence: &str, login: &str, to: &str, token: &SecretToken) -> Message {
+    pub fn access_confirmation(
+        &self,
+        licence: &str,
+        login: &str,
+        to: &str,
+        token: &SecretToken,
+    ) -> Message {
         Message::Email(Email {
             to: to.to_owned(),
             subject: format!("Your access to {licence}"),
@@ -95,7 +109,13 @@ impl Templates {
     }
 
     /// The password reminder e-mail.
-    pub fn password_reset(&self, licence: &str, login: &str, to: &str, token: &SecretToken) -> Message {
+    pub fn password_reset(
+        &self,
+        licence: &str,
+        login: &str,
+        to: &str,
+        token: &SecretToken,
+    ) -> Message {
         Message::Email(Email {
             to: to.to_owned(),
             subject: format!("Reset your password for {licence}"),
@@ -111,7 +131,13 @@ impl Templates {
     }
 
     /// The notice sent to an old address or number when it is replaced.
-    pub fn contact_changed(&self, licence: &str, login: &str, channel: Channel, to: &str) -> Message {
+    pub fn contact_changed(
+        &self,
+        licence: &str,
+        login: &str,
+        channel: Channel,
+        to: &str,
+    ) -> Message {
         let what = match channel {
             Channel::Email => "e-mail address",
             Channel::Sms => "mobile number",
@@ -126,7 +152,10 @@ impl Templates {
                 subject: format!("Your {what} for {licence} was changed"),
                 text,
             }),
-            Channel::Sms => Message::Sms(Sms { to: to.to_owned(), body: text }),
+            Channel::Sms => Message::Sms(Sms {
+                to: to.to_owned(),
+                body: text,
+            }),
         }
     }
 }

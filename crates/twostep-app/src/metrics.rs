@@ -82,9 +82,18 @@ impl Metrics {
             "counter",
             &[
                 ("{outcome=\"code_sent\"}", self.password_code_sent.get()),
-                ("{outcome=\"code_already_sent\"}", self.password_code_already_sent.get()),
-                ("{outcome=\"authenticated\"}", self.password_authenticated.get()),
-                ("{outcome=\"invalid_credentials\"}", self.password_invalid.get()),
+                (
+                    "{outcome=\"code_already_sent\"}",
+                    self.password_code_already_sent.get(),
+                ),
+                (
+                    "{outcome=\"authenticated\"}",
+                    self.password_authenticated.get(),
+                ),
+                (
+                    "{outcome=\"invalid_credentials\"}",
+                    self.password_invalid.get(),
+                ),
                 ("{outcome=\"account_locked\"}", self.password_locked.get()),
                 ("{outcome=\"rate_limited\"}", self.password_overloaded.get()),
             ],
@@ -104,7 +113,10 @@ impl Metrics {
             "twostep_deliveries_total",
             "Messages handed to a courier, by result.",
             "counter",
-            &[("{result=\"ok\"}", self.deliveries_ok.get()), ("{result=\"failed\"}", self.deliveries_failed.get())],
+            &[
+                ("{result=\"ok\"}", self.deliveries_ok.get()),
+                ("{result=\"failed\"}", self.deliveries_failed.get()),
+            ],
         );
         family(
             "twostep_append_conflicts_total",

@@ -64,22 +64,36 @@ impl PasswordHasher {
 
     /// Whether `password` matches `stored`. With no stored hash the dummy
     /// hash is verified instead (same cost) and the answer is `false`.
-    pub async fn verify(&self, stored: Option<&str>, password: &Password) -> Result<bool, HashError> {
+    pub async fn verify(
+        &self,
+        stored: Option<&str>,
+        password: &Password,
+    ) -> Result<bool, HashError> {
         let argon = self.argon.clone();
         let bytes = password.as_bytes().to_vec();
         let real = stored.is_some();
         let phc = stored.unwrap_or(&self.dummy).to_owned();
-        let matched = self.run(move || argon.verify_password(&bytes, phc.as_str()).is_ok()).await?;
+        let matched = self
+            .run(move || argon.verify_password(&bytes, phc.as_str()).is_ok())
+            .await?;
         Ok(real && matched)
     }
 
-    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, HashError> {
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, HashError> {
         if self.queued.fetch_add(1, Ordering::SeqCst) >= self.max_queued {
             self.queued.fetch_sub(1, Ordering::SeqCst);
             return Err(HashError::Overloaded);
         }
         let result = async {
-            let permit = self.permits.clone().acquire_owned().await.map_err(|_| HashError::Failed)?;
+            let permit = self
+                .permits
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|_| HashError::Failed)?;
             tokio::task::spawn_blocking(move || {
                 let _permit = permit;
                 work()
@@ -95,7 +109,10 @@ impl PasswordHasher {
 
 fn hash_with(argon: &Argon2<'static>, password: &[u8]) -> Result<String, HashError> {
     let salt = random_bytes::<16>();
-    argon.hash_password_with_salt(password, &salt).map(|hash| hash.to_string()).map_err(|_| HashError::Failed)
+    argon
+        .hash_password_with_salt(password, &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|_| HashError::Failed)
 }
 
 #[cfg(test)]
@@ -112,9 +129,21 @@ mod tests {
         let phc = hasher.hash(&password("correct horse battery")).await?;
         assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
         assert!(!phc.contains("correct horse"));
-        assert!(hasher.verify(Some(&phc), &password("correct horse battery")).await?);
-        assert!(!hasher.verify(Some(&phc), &password("wrong horse battery")).await?);
-        assert!(!hasher.verify(None, &password("correct horse battery")).await?);
+        assert!(
+            hasher
+                .verify(Some(&phc), &password("correct horse battery"))
+                .await?
+        );
+        assert!(
+            !hasher
+                .verify(Some(&phc), &password("wrong horse battery"))
+                .await?
+        );
+        assert!(
+            !hasher
+                .verify(None, &password("correct horse battery"))
+                .await?
+        );
         Ok(())
     }
 
@@ -124,7 +153,9 @@ mod tests {
         let tasks: Vec<_> = (0..6)
             .map(|_| {
                 let hasher = hasher.clone();
-                tokio::spawn(async move { hasher.verify(None, &password("whatever-password")).await })
+                tokio::spawn(
+                    async move { hasher.verify(None, &password("whatever-password")).await },
+                )
             })
             .collect();
         let mut overloaded = 0;
@@ -133,7 +164,10 @@ mod tests {
                 overloaded += 1;
             }
         }
-        assert!(overloaded >= 1, "six verifications on a queue of two must refuse some");
+        assert!(
+            overloaded >= 1,
+            "six verifications on a queue of two must refuse some"
+        );
         Ok(())
     }
 }

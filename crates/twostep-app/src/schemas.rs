@@ -35,11 +35,27 @@ pub fn event_schemas() -> BTreeMap<String, Value> {
         ("account", schemars::schema_for!(AccountEvent).to_value()),
         ("attempts", schemars::schema_for!(AttemptEvent).to_value()),
     ] {
-        let defs = root.get("$defs").and_then(Value::as_object).cloned().unwrap_or_default();
-        let cases = root.get("oneOf").and_then(Value::as_array).cloned().unwrap_or_default();
+        let defs = root
+            .get("$defs")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        let cases = root
+            .get("oneOf")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         for case in cases {
-            let Some(name) = case.pointer("/properties/type/const").and_then(Value::as_str) else { continue };
-            let data = case.pointer("/properties/data").cloned().unwrap_or_else(|| json!({ "type": "object" }));
+            let Some(name) = case
+                .pointer("/properties/type/const")
+                .and_then(Value::as_str)
+            else {
+                continue;
+            };
+            let data = case
+                .pointer("/properties/data")
+                .cloned()
+                .unwrap_or_else(|| json!({ "type": "object" }));
             let entry = variants.entry(name.to_owned()).or_insert_with(|| Variant {
                 data,
                 streams: Vec::new(),
@@ -67,8 +83,14 @@ pub fn event_schemas() -> BTreeMap<String, Value> {
 fn referenced(value: &Value, defs: &Map<String, Value>, found: &mut BTreeMap<String, Value>) {
     match value {
         Value::Object(object) => {
-            let name = object.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix("#/$defs/"));
-            if let Some((name, def)) = name.and_then(|n| defs.get(n).map(|d| (n, d))).filter(|(n, _)| !found.contains_key(*n)) {
+            let name = object
+                .get("$ref")
+                .and_then(Value::as_str)
+                .and_then(|r| r.strip_prefix("#/$defs/"));
+            if let Some((name, def)) = name
+                .and_then(|n| defs.get(n).map(|d| (n, d)))
+                .filter(|(n, _)| !found.contains_key(*n))
+            {
                 found.insert(name.to_owned(), def.clone());
                 referenced(def, defs, found);
             }

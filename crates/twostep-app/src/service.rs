@@ -91,14 +91,22 @@ impl Twostep {
 
     /// A licence by id.
     pub(crate) async fn licence(&self, id: LicenceId) -> Result<Arc<Licence>, AppError> {
-        Ok(self.streams.load(&self.streams.licences, &id.stream()).await?)
+        Ok(self
+            .streams
+            .load(&self.streams.licences, &id.stream())
+            .await?)
     }
 
     /// A registered licence by raw name, or `UnknownLicence`.
     pub(crate) async fn existing_licence(&self, raw_name: &str) -> Result<Arc<Licence>, AppError> {
-        let name = LicenceName::parse(raw_name).map_err(|_| twostep_domain::LicenceRejection::UnknownLicence)?;
+        let name = LicenceName::parse(raw_name)
+            .map_err(|_| twostep_domain::LicenceRejection::UnknownLicence)?;
         let licence = self.licence_named(&name).await?;
-        if licence.exists() { Ok(licence) } else { Err(twostep_domain::LicenceRejection::UnknownLicence.into()) }
+        if licence.exists() {
+            Ok(licence)
+        } else {
+            Err(twostep_domain::LicenceRejection::UnknownLicence.into())
+        }
     }
 
     /// An account stream and the standing of its user, if the account belongs to a known user.
@@ -106,12 +114,17 @@ impl Twostep {
         &self,
         user: twostep_domain::UserId,
     ) -> Result<Option<(Arc<AccountStream>, Arc<Licence>, Standing)>, AppError> {
-        let account = self.streams.load(&self.streams.accounts, &user.stream()).await?;
+        let account = self
+            .streams
+            .load(&self.streams.accounts, &user.stream())
+            .await?;
         let Some(licence_id) = account.licence_id else {
             return Ok(None);
         };
         let licence = self.licence(licence_id).await?;
-        Ok(licence.standing(user).map(|standing| (account, licence, standing)))
+        Ok(licence
+            .standing(user)
+            .map(|standing| (account, licence, standing)))
     }
 
     /// Decides `command` on the account of `standing`'s user and appends the outcome.
@@ -124,9 +137,12 @@ impl Twostep {
     ) -> Result<Executed<AccountStream>, ExecuteError<AccountRejection>> {
         let stream = standing.user_id.stream();
         self.streams
-            .execute(&self.streams.accounts, &stream, &ctx.metadata(caused_by), |account| {
-                account.account.decide(standing, command, now(), &self.key)
-            })
+            .execute(
+                &self.streams.accounts,
+                &stream,
+                &ctx.metadata(caused_by),
+                |account| account.account.decide(standing, command, now(), &self.key),
+            )
             .await
     }
 
@@ -139,8 +155,18 @@ impl Twostep {
         outgoing: Outgoing,
         caused_by: Option<Uuid>,
     ) -> Result<(), String> {
-        let Outgoing { message, purpose, reference, channel, masked } = outgoing;
-        let outcome = self.courier.deliver(&message).await.map_err(|e| e.to_string());
+        let Outgoing {
+            message,
+            purpose,
+            reference,
+            channel,
+            masked,
+        } = outgoing;
+        let outcome = self
+            .courier
+            .deliver(&message)
+            .await
+            .map_err(|e| e.to_string());
         match &outcome {
             Ok(()) => self.metrics.deliveries_ok.inc(),
             Err(error) => {
@@ -148,9 +174,15 @@ impl Twostep {
                 tracing::warn!(user_id = %standing.user_id, ?purpose, channel = channel.as_str(), error = %error, "message delivery failed");
             }
         }
-        let command =
-            AccountCommand::RecordDelivery { purpose, reference, channel, destination: masked, outcome: outcome.clone() };
-        let recorded = self.decide_account(ctx, standing, &command, caused_by)
+        let command = AccountCommand::RecordDelivery {
+            purpose,
+            reference,
+            channel,
+            destination: masked,
+            outcome: outcome.clone(),
+        };
+        let recorded = self
+            .decide_account(ctx, standing, &command, caused_by)
             .await;
         if let Err(error) = recorded {
             let error: AppError = error.into();
@@ -166,9 +198,10 @@ impl From<AccountRejection> for AppError {
             AccountRejection::MalformedCode(length) => AppError::MalformedCode { length },
             AccountRejection::InvalidToken | AccountRejection::UserInactive => AppError::BadToken,
             AccountRejection::SessionNotFound => AppError::Unauthenticated,
-            AccountRejection::InvalidReason => {
-                AppError::InvalidField { field: "reason", message: rejection.to_string() }
-            }
+            AccountRejection::InvalidReason => AppError::InvalidField {
+                field: "reason",
+                message: rejection.to_string(),
+            },
             AccountRejection::NoCodeDestination => AppError::DeliveryFailed(rejection.to_string()),
             other => AppError::Internal(other.to_string()),
         }

@@ -110,22 +110,32 @@ pub struct StateCache<A> {
 
 impl<A: Aggregate> Default for StateCache<A> {
     fn default() -> Self {
-        Self { states: Mutex::new(HashMap::new()) }
+        Self {
+            states: Mutex::new(HashMap::new()),
+        }
     }
 }
 
 impl<A: Aggregate> StateCache<A> {
     fn get(&self, stream: &str) -> Arc<A> {
-        let states = self.states.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let states = self
+            .states
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         states.get(stream).cloned().unwrap_or_default()
     }
 
     fn put(&self, stream: &str, state: Arc<A>) {
-        let mut states = self.states.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut states = self
+            .states
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if states.len() >= CACHE_CAPACITY {
             states.clear();
         }
-        let newer = states.get(stream).is_none_or(|cached| cached.version() < state.version());
+        let newer = states
+            .get(stream)
+            .is_none_or(|cached| cached.version() < state.version());
         if newer {
             states.insert(stream.to_owned(), state);
         }
@@ -148,7 +158,9 @@ impl Streams {
     pub fn new(store: Arc<dyn EventStore>, metrics: Arc<Metrics>) -> Self {
         Self {
             store,
-            locks: (0..LOCK_STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
+            locks: (0..LOCK_STRIPES)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
             metrics,
             licences: StateCache::default(),
             accounts: StateCache::default(),
@@ -161,7 +173,11 @@ impl Streams {
     }
 
     /// The state of `stream`, caught up to its head.
-    pub async fn load<A: Aggregate>(&self, cache: &StateCache<A>, stream: &str) -> Result<Arc<A>, StoreError> {
+    pub async fn load<A: Aggregate>(
+        &self,
+        cache: &StateCache<A>,
+        stream: &str,
+    ) -> Result<Arc<A>, StoreError> {
         let cached = cache.get(stream);
         let mut state: Option<A> = None;
         loop {
@@ -202,14 +218,35 @@ impl Streams {
             let before = self.load(cache, stream).await?;
             let events = decide(&before).map_err(ExecuteError::Rejected)?;
             if events.is_empty() {
-                return Ok(Executed { after: before.clone(), before, events, recorded: Vec::new() });
+                return Ok(Executed {
+                    after: before.clone(),
+                    before,
+                    events,
+                    recorded: Vec::new(),
+                });
             }
-            let new_events = events.iter().map(|event| new_event(event, metadata)).collect::<Result<Vec<_>, _>>()?;
-            match self.store.append(stream, ExpectedVersion::Exact(before.version()), new_events).await {
+            let new_events = events
+                .iter()
+                .map(|event| new_event(event, metadata))
+                .collect::<Result<Vec<_>, _>>()?;
+            match self
+                .store
+                .append(stream, ExpectedVersion::Exact(before.version()), new_events)
+                .await
+            {
                 Ok(outcome) => {
-                    let after = Arc::new(events.iter().fold((*before).clone(), |state, event| state.apply(event)));
+                    let after = Arc::new(
+                        events
+                            .iter()
+                            .fold((*before).clone(), |state, event| state.apply(event)),
+                    );
                     cache.put(stream, after.clone());
-                    return Ok(Executed { before, after, events, recorded: outcome.recorded });
+                    return Ok(Executed {
+                        before,
+                        after,
+                        events,
+                        recorded: outcome.recorded,
+                    });
                 }
                 Err(StoreError::WrongExpectedVersion { .. }) => {
                     self.metrics.conflicts.inc();
@@ -222,9 +259,17 @@ impl Streams {
     }
 
     /// Appends events that need no decision (attempt records) to a stream.
-    pub async fn record<E: Serialize>(&self, stream: &str, event: &E, metadata: &Metadata) -> Result<(), StoreError> {
+    pub async fn record<E: Serialize>(
+        &self,
+        stream: &str,
+        event: &E,
+        metadata: &Metadata,
+    ) -> Result<(), StoreError> {
         let new = new_event(event, metadata)?;
-        self.store.append(stream, ExpectedVersion::Any, vec![new]).await.map(|_| ())
+        self.store
+            .append(stream, ExpectedVersion::Any, vec![new])
+            .await
+            .map(|_| ())
     }
 
     fn lock_for(&self, stream: &str) -> &tokio::sync::Mutex<()> {
@@ -236,14 +281,29 @@ impl Streams {
 }
 
 fn new_event<E: Serialize>(event: &E, metadata: &Metadata) -> Result<NewEvent, StoreError> {
-    let (event_type, data) = codec::encode(event).map_err(|e| StoreError::Invalid(e.to_string()))?;
-    Ok(NewEvent { event_id: Uuid::now_v7(), event_type, schema_version: SCHEMA_VERSION, data, metadata: metadata.clone() })
+    let (event_type, data) =
+        codec::encode(event).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    Ok(NewEvent {
+        event_id: Uuid::now_v7(),
+        event_type,
+        schema_version: SCHEMA_VERSION,
+        data,
+        metadata: metadata.clone(),
+    })
 }
 
 /// Decodes a stored event of an aggregate.
 pub fn decode<E: DeserializeOwned>(recorded: &RecordedEvent) -> Result<E, StoreError> {
-    codec::decode(&recorded.event_type, recorded.schema_version, &recorded.data).map_err(|e| {
-        StoreError::Corrupt(format!("{} v{} at {}: {e}", recorded.event_type, recorded.version, recorded.stream))
+    codec::decode(
+        &recorded.event_type,
+        recorded.schema_version,
+        &recorded.data,
+    )
+    .map_err(|e| {
+        StoreError::Corrupt(format!(
+            "{} v{} at {}: {e}",
+            recorded.event_type, recorded.version, recorded.stream
+        ))
     })
 }
 

@@ -59,7 +59,12 @@ impl SecretToken {
         let owner = Uuid::from_slice(&bytes[..16]).ok()?;
         let id = Uuid::from_slice(&bytes[16..32]).ok()?;
         let secret: [u8; 32] = bytes[32..].try_into().ok()?;
-        Some(Self { kind, owner, id, secret })
+        Some(Self {
+            kind,
+            owner,
+            id,
+            secret,
+        })
     }
 
     /// The text handed to the client.
@@ -84,7 +89,11 @@ impl SecretToken {
 
 impl fmt::Debug for SecretToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SecretToken({:?}, owner {}, id {}, <redacted>)", self.kind, self.owner, self.id)
+        write!(
+            f,
+            "SecretToken({:?}, owner {}, id {}, <redacted>)",
+            self.kind, self.owner, self.id
+        )
     }
 }
 
@@ -127,11 +136,19 @@ mod tests {
 
     #[test]
     fn tokens_round_trip_and_keep_their_kind() {
-        let token = SecretToken { kind: TokenKind::Session, owner: Uuid::from_u128(1), id: Uuid::from_u128(2), secret: [9; 32] };
+        let token = SecretToken {
+            kind: TokenKind::Session,
+            owner: Uuid::from_u128(1),
+            id: Uuid::from_u128(2),
+            secret: [9; 32],
+        };
         let text = token.encode();
         assert!(text.starts_with("tss_"));
         assert_eq!(text.len(), 4 + 86);
-        assert_eq!(SecretToken::parse(TokenKind::Session, &text), Some(token.clone()));
+        assert_eq!(
+            SecretToken::parse(TokenKind::Session, &text),
+            Some(token.clone())
+        );
         assert_eq!(SecretToken::parse(TokenKind::Password, &text), None);
         assert_eq!(SecretToken::parse(TokenKind::Session, "tss_short"), None);
         assert_eq!(SecretToken::parse(TokenKind::Session, ""), None);
@@ -140,14 +157,25 @@ mod tests {
 
     #[test]
     fn digests_differ_by_kind() {
-        let session = SecretToken { kind: TokenKind::Session, owner: Uuid::nil(), id: Uuid::nil(), secret: [1; 32] };
-        let report = SecretToken { kind: TokenKind::Report, ..session.clone() };
+        let session = SecretToken {
+            kind: TokenKind::Session,
+            owner: Uuid::nil(),
+            id: Uuid::nil(),
+            secret: [1; 32],
+        };
+        let report = SecretToken {
+            kind: TokenKind::Report,
+            ..session.clone()
+        };
         assert_ne!(session.digest(), report.digest());
     }
 
     #[test]
     fn challenge_handles_round_trip() {
-        let handle = ChallengeHandle { user: UserId(Uuid::from_u128(5)), challenge_id: Uuid::from_u128(6) };
+        let handle = ChallengeHandle {
+            user: UserId(Uuid::from_u128(5)),
+            challenge_id: Uuid::from_u128(6),
+        };
         assert_eq!(ChallengeHandle::parse(&handle.encode()), Some(handle));
         assert_eq!(ChallengeHandle::parse("ch_!!"), None);
         assert_eq!(ChallengeHandle::parse("nope"), None);

@@ -23,10 +23,16 @@ impl FromStr for ProxyNet {
             Some((address, prefix)) => (address, Some(prefix)),
             None => (text, None),
         };
-        let network: IpAddr = address.parse().map_err(|_| format!("{text:?} is not an IP address or CIDR block"))?;
+        let network: IpAddr = address
+            .parse()
+            .map_err(|_| format!("{text:?} is not an IP address or CIDR block"))?;
         let max = if network.is_ipv4() { 32 } else { 128 };
         let prefix = match prefix {
-            Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(|| format!("bad prefix in {text:?}"))?,
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("bad prefix in {text:?}"))?,
             None => max,
         };
         Ok(Self { network, prefix })
@@ -39,11 +45,15 @@ impl ProxyNet {
         let ip = canonical(ip);
         match (self.network, ip) {
             (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u32::from(net) & mask == u32::from(ip) & mask
             }
             (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u128::from(net) & mask == u128::from(ip) & mask
             }
             _ => false,
@@ -77,7 +87,9 @@ impl TrustedProxies {
         }
         let mut hops = Vec::new();
         for value in headers.get_all("x-forwarded-for") {
-            let Ok(text) = value.to_str() else { return Some(peer) };
+            let Ok(text) = value.to_str() else {
+                return Some(peer);
+            };
             for hop in text.split(',') {
                 match hop.trim().parse::<IpAddr>() {
                     Ok(ip) => hops.push(canonical(ip)),
@@ -98,7 +110,10 @@ impl TrustedProxies {
 
 /// The `User-Agent`, if readable.
 pub fn user_agent(headers: &HeaderMap) -> Option<String> {
-    headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned)
+    headers
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }
 
 #[cfg(test)]
@@ -129,29 +144,52 @@ mod tests {
     #[test]
     fn untrusted_peers_are_the_client() {
         let none = proxies(&[]);
-        assert_eq!(none.client_ip(peer("203.0.113.9"), &forwarded("198.51.100.1")), ip("203.0.113.9"));
+        assert_eq!(
+            none.client_ip(peer("203.0.113.9"), &forwarded("198.51.100.1")),
+            ip("203.0.113.9")
+        );
     }
 
     #[test]
     fn trusted_proxies_yield_the_last_untrusted_hop() {
         let trusted = proxies(&["10.0.0.0/8", "127.0.0.1"]);
         let headers = forwarded("198.51.100.7, 203.0.113.5, 10.1.2.3");
-        assert_eq!(trusted.client_ip(peer("127.0.0.1"), &headers), ip("203.0.113.5"));
+        assert_eq!(
+            trusted.client_ip(peer("127.0.0.1"), &headers),
+            ip("203.0.113.5")
+        );
     }
 
     #[test]
     fn malformed_forwarding_headers_change_nothing() {
         let trusted = proxies(&["127.0.0.1"]);
-        assert_eq!(trusted.client_ip(peer("127.0.0.1"), &forwarded("not-an-ip, 198.51.100.7")), ip("127.0.0.1"));
-        assert_eq!(trusted.client_ip(peer("127.0.0.1"), &HeaderMap::new()), ip("127.0.0.1"));
+        assert_eq!(
+            trusted.client_ip(peer("127.0.0.1"), &forwarded("not-an-ip, 198.51.100.7")),
+            ip("127.0.0.1")
+        );
+        assert_eq!(
+            trusted.client_ip(peer("127.0.0.1"), &HeaderMap::new()),
+            ip("127.0.0.1")
+        );
     }
 
     #[test]
     fn parses_cidr_blocks() {
         let net: Result<ProxyNet, _> = "192.168.0.0/16".parse();
-        assert!(net.as_ref().is_ok_and(|n| n.contains("192.168.44.1".parse().unwrap_or(IpAddr::from([0; 4])))));
+        assert!(
+            net.as_ref()
+                .is_ok_and(|n| n.contains("192.168.44.1".parse().unwrap_or(IpAddr::from([0; 4]))))
+        );
         assert!("192.168.0.0/33".parse::<ProxyNet>().is_err());
-        assert!("::1".parse::<ProxyNet>().is_ok_and(|n| n.contains("::1".parse().unwrap_or(IpAddr::from([0; 4])))));
-        assert!("10.0.0.0/8".parse::<ProxyNet>().is_ok_and(|n| n.contains("::ffff:10.9.9.9".parse().unwrap_or(IpAddr::from([0; 4])))));
+        assert!(
+            "::1"
+                .parse::<ProxyNet>()
+                .is_ok_and(|n| n.contains("::1".parse().unwrap_or(IpAddr::from([0; 4]))))
+        );
+        assert!(
+            "10.0.0.0/8".parse::<ProxyNet>().is_ok_and(
+                |n| n.contains("::ffff:10.9.9.9".parse().unwrap_or(IpAddr::from([0; 4])))
+            )
+        );
     }
 }

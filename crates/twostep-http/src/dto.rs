@@ -2,7 +2,9 @@
 //! never change. Timestamps are RFC 3339 UTC strings.
 
 use serde::{Deserialize, Deserializer, Serialize};
-use twostep_app::{ChallengeView, CreatedUser, LicenceView, LockLift, SessionGrant, SessionInfo, UserView};
+use twostep_app::{
+    ChallengeView, CreatedUser, LicenceView, LockLift, SessionGrant, SessionInfo, UserView,
+};
 use twostep_domain::{Channel, LoginPolicy, PolicyPatch, Timestamp};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -146,7 +148,9 @@ pub struct CreateUserRequest {
 }
 
 /// Distinguishes an absent field (`None`) from `null` (`Some(None)`).
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Option<Option<T>>, D::Error> {
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(deserializer).map(Some)
 }
 
@@ -186,13 +190,23 @@ pub struct UserDto {
 
 impl From<UserView> for UserDto {
     fn from(v: UserView) -> Self {
-        Self { user_id: v.user_id, login: v.login, email: v.email, mobile: v.mobile, active: v.active, access_confirmation: None }
+        Self {
+            user_id: v.user_id,
+            login: v.login,
+            email: v.email,
+            mobile: v.mobile,
+            active: v.active,
+            access_confirmation: None,
+        }
     }
 }
 
 impl From<CreatedUser> for UserDto {
     fn from(created: CreatedUser) -> Self {
-        Self { access_confirmation: Some(created.access_confirmation.to_owned()), ..created.user.into() }
+        Self {
+            access_confirmation: Some(created.access_confirmation.to_owned()),
+            ..created.user.into()
+        }
     }
 }
 
@@ -326,7 +340,11 @@ pub struct SessionResponse {
 
 impl From<SessionGrant> for SessionResponse {
     fn from(grant: SessionGrant) -> Self {
-        Self { status: PasswordStepStatus::Authenticated, session_token: grant.session_token, expires_at: grant.expires_at }
+        Self {
+            status: PasswordStepStatus::Authenticated,
+            session_token: grant.session_token,
+            expires_at: grant.expires_at,
+        }
     }
 }
 
@@ -346,7 +364,12 @@ pub struct SessionInfoDto {
 
 impl From<SessionInfo> for SessionInfoDto {
     fn from(s: SessionInfo) -> Self {
-        Self { licence: s.licence, login: s.login, user_id: s.user_id, expires_at: s.expires_at }
+        Self {
+            licence: s.licence,
+            login: s.login,
+            user_id: s.user_id,
+            expires_at: s.expires_at,
+        }
     }
 }
 
@@ -368,7 +391,9 @@ pub struct Accepted {
 impl Accepted {
     /// The body.
     pub fn new() -> Self {
-        Self { status: "accepted".to_owned() }
+        Self {
+            status: "accepted".to_owned(),
+        }
     }
 }
 
@@ -405,7 +430,10 @@ pub struct LockLiftDto {
 
 impl From<LockLift> for LockLiftDto {
     fn from(l: LockLift) -> Self {
-        Self { lifted: l.lifted, locked_until: l.locked_until }
+        Self {
+            lifted: l.lifted,
+            locked_until: l.locked_until,
+        }
     }
 }
 

@@ -26,7 +26,13 @@ pub struct ApiError {
 impl ApiError {
     /// An error without extra fields.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), extra: Map::new(), retry_after: None }
+        Self {
+            status,
+            code,
+            message: message.into(),
+            extra: Map::new(),
+            retry_after: None,
+        }
     }
 
     /// Adds a field.
@@ -59,10 +65,14 @@ impl IntoResponse for ApiError {
         body.extend(self.extra);
         let mut response = (self.status, Json(Value::Object(body))).into_response();
         if let Some(seconds) = self.retry_after {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         if self.status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
     }
@@ -72,28 +82,40 @@ impl From<AppError> for ApiError {
     fn from(error: AppError) -> Self {
         let message = error.to_string();
         match error {
-            AppError::InvalidCredentials => Self::new(StatusCode::UNAUTHORIZED, "invalid_credentials", message),
+            AppError::InvalidCredentials => {
+                Self::new(StatusCode::UNAUTHORIZED, "invalid_credentials", message)
+            }
             AppError::AccountLocked { locked_until } => {
-                Self::new(StatusCode::LOCKED, "account_locked", message).with("locked_until", locked_until.rfc3339())
+                Self::new(StatusCode::LOCKED, "account_locked", message)
+                    .with("locked_until", locked_until.rfc3339())
             }
             AppError::RateLimited { retry_after } => {
-                let mut error =
-                    Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message).with("retry_after", retry_after);
+                let mut error = Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message)
+                    .with("retry_after", retry_after);
                 error.retry_after = Some(retry_after);
                 error
             }
-            AppError::InvalidCode => Self::new(StatusCode::UNAUTHORIZED, "invalid_code", message).with("next", "password"),
+            AppError::InvalidCode => Self::new(StatusCode::UNAUTHORIZED, "invalid_code", message)
+                .with("next", "password"),
             AppError::MalformedCode { length } => {
-                Self::new(StatusCode::BAD_REQUEST, "malformed_code", message).with("code_length", length)
+                Self::new(StatusCode::BAD_REQUEST, "malformed_code", message)
+                    .with("code_length", length)
             }
             AppError::Licence(rejection) => licence_rejection(rejection),
             AppError::InvalidField { field, .. } => {
-                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", message).with("field", field)
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", message)
+                    .with("field", field)
             }
             AppError::BadToken => Self::new(StatusCode::BAD_REQUEST, "invalid_token", message),
-            AppError::WeakPassword(_) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "weak_password", message),
-            AppError::Unauthenticated => Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", message),
-            AppError::DeliveryFailed(_) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "delivery_failed", message),
+            AppError::WeakPassword(_) => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "weak_password", message)
+            }
+            AppError::Unauthenticated => {
+                Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", message)
+            }
+            AppError::DeliveryFailed(_) => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "delivery_failed", message)
+            }
             AppError::Busy => {
                 let mut error = Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy", message);
                 error.retry_after = Some(1);
@@ -101,7 +123,11 @@ impl From<AppError> for ApiError {
             }
             AppError::Store(source) => {
                 tracing::error!(error = %source, "event store unavailable");
-                let mut error = Self::new(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", message);
+                let mut error = Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "store_unavailable",
+                    message,
+                );
                 error.retry_after = Some(1);
                 error
             }
@@ -116,19 +142,28 @@ impl From<AppError> for ApiError {
 fn licence_rejection(rejection: LicenceRejection) -> ApiError {
     let message = rejection.to_string();
     match rejection {
-        LicenceRejection::AlreadyRegistered => ApiError::new(StatusCode::CONFLICT, "licence_exists", message),
-        LicenceRejection::UnknownLicence => ApiError::new(StatusCode::NOT_FOUND, "unknown_licence", message),
+        LicenceRejection::AlreadyRegistered => {
+            ApiError::new(StatusCode::CONFLICT, "licence_exists", message)
+        }
+        LicenceRejection::UnknownLicence => {
+            ApiError::new(StatusCode::NOT_FOUND, "unknown_licence", message)
+        }
         LicenceRejection::MissingMobileNumbers(users) => {
-            ApiError::new(StatusCode::CONFLICT, "missing_mobile_numbers", message).with("users", users)
+            ApiError::new(StatusCode::CONFLICT, "missing_mobile_numbers", message)
+                .with("users", users)
         }
         LicenceRejection::InvalidPolicy(error) => {
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_policy", message).with("field", error.field)
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_policy", message)
+                .with("field", error.field)
         }
         LicenceRejection::LoginTaken => ApiError::new(StatusCode::CONFLICT, "login_taken", message),
         LicenceRejection::MobileRequired => {
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "mobile_required", message).with("field", "mobile")
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "mobile_required", message)
+                .with("field", "mobile")
         }
-        LicenceRejection::UnknownUser => ApiError::new(StatusCode::NOT_FOUND, "unknown_user", message),
+        LicenceRejection::UnknownUser => {
+            ApiError::new(StatusCode::NOT_FOUND, "unknown_user", message)
+        }
     }
 }
 
@@ -149,7 +184,10 @@ pub fn redact_values(message: &str) -> String {
             out.push('…');
             return out;
         };
-        let keep = quote == '`' && ["field ", "expected ", "`, ", "` or ", "one of "].iter().any(|p| out.ends_with(p));
+        let keep = quote == '`'
+            && ["field ", "expected ", "`, ", "` or ", "one of "]
+                .iter()
+                .any(|p| out.ends_with(p));
         out.push(quote);
         out.push_str(if keep { &after[..end] } else { "…" });
         out.push(quote);
@@ -167,7 +205,11 @@ pub fn rejected(status: StatusCode, what: &str, detail: &str) -> ApiError {
         StatusCode::UNPROCESSABLE_ENTITY => "invalid_body",
         _ => "bad_request",
     };
-    let status = if status.is_client_error() { status } else { StatusCode::BAD_REQUEST };
+    let status = if status.is_client_error() {
+        status
+    } else {
+        StatusCode::BAD_REQUEST
+    };
     ApiError::new(status, code, format!("{what}: {}", redact_values(detail)))
 }
 
@@ -192,7 +234,10 @@ mod tests {
             redact_values("invalid type: integer `123456`, expected a string at line 1 column 18"),
             "invalid type: integer `…`, expected a string at line 1 column 18"
         );
-        assert_eq!(redact_values("missing field `login` at line 1 column 2"), "missing field `login` at line 1 column 2");
+        assert_eq!(
+            redact_values("missing field `login` at line 1 column 2"),
+            "missing field `login` at line 1 column 2"
+        );
         assert_eq!(
             redact_values("unknown variant `s3cret`, expected `sms` or `email`"),
             "unknown variant `…`, expected `sms` or `email`"

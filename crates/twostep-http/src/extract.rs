@@ -3,13 +3,13 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use axum::Json;
+use axum::body::Bytes;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Query, Request};
-use axum::body::Bytes;
 use axum::http::StatusCode;
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::request::Parts;
-use axum::Json;
 use serde::de::DeserializeOwned;
 use twostep_app::{Actor, RequestContext};
 
@@ -24,19 +24,38 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        let content_type = request.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
+        let content_type = request
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok());
         if !content_type.is_some_and(is_json) {
             let detail = "expected a body with Content-Type: application/json";
-            return Err(rejected(StatusCode::UNSUPPORTED_MEDIA_TYPE, "invalid request body", detail));
+            return Err(rejected(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "invalid request body",
+                detail,
+            ));
         }
         let bytes = Bytes::from_request(request, state)
             .await
-            .map_err(|rejection| rejected(rejection.status(), "invalid request body", &rejection.body_text()))?;
-        let value = Json::<T>::from_bytes(&bytes).map_err(|rejection| json_rejection(&rejection))?.0;
+            .map_err(|rejection| {
+                rejected(
+                    rejection.status(),
+                    "invalid request body",
+                    &rejection.body_text(),
+                )
+            })?;
+        let value = Json::<T>::from_bytes(&bytes)
+            .map_err(|rejection| json_rejection(&rejection))?
+            .0;
         // serde also takes a JSON array for a struct (fields by position);
         // every body of the contract is an object.
         if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-            return Err(rejected(StatusCode::UNPROCESSABLE_ENTITY, "invalid request body", "expected a JSON object"));
+            return Err(rejected(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid request body",
+                "expected a JSON object",
+            ));
         }
         Ok(Self(value))
     }
@@ -44,12 +63,22 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 
 /// `application/json` or `application/*+json`, as axum's `Json` accepts.
 fn is_json(content_type: &str) -> bool {
-    let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
-    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 fn json_rejection(rejection: &JsonRejection) -> ApiError {
-    rejected(rejection.status(), "invalid request body", &rejection.body_text())
+    rejected(
+        rejection.status(),
+        "invalid request body",
+        &rejection.body_text(),
+    )
 }
 
 /// Path parameters.
@@ -85,7 +114,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
 }
 
 fn query_rejection(rejection: &QueryRejection) -> ApiError {
-    rejected(axum::http::StatusCode::BAD_REQUEST, "invalid query", &rejection.body_text())
+    rejected(
+        axum::http::StatusCode::BAD_REQUEST,
+        "invalid query",
+        &rejection.body_text(),
+    )
 }
 
 /// The caller: address and user agent.
@@ -107,8 +140,14 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| *addr);
-        Ok(Self { ip: state.0.proxies.client_ip(peer, &parts.headers), user_agent: user_agent(&parts.headers) })
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| *addr);
+        Ok(Self {
+            ip: state.0.proxies.client_ip(peer, &parts.headers),
+            user_agent: user_agent(&parts.headers),
+        })
     }
 }
 
@@ -116,7 +155,10 @@ impl FromRequestParts<AppState> for Caller {
 pub fn bearer(parts: &Parts) -> Option<&str> {
     let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.trim().split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
 }
 
 /// Proof that the caller holds the operator token.
@@ -128,8 +170,12 @@ impl FromRequestParts<AppState> for Operator {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         match bearer(parts).and_then(|token| state.role_of(token)) {
             Some(Role::Operator) => Ok(Operator),
-            Some(Role::Auditor) => Err(ApiError::forbidden("this endpoint needs the operator token")),
-            None => Err(ApiError::unauthorized("this endpoint needs Authorization: Bearer <operator token>")),
+            Some(Role::Auditor) => Err(ApiError::forbidden(
+                "this endpoint needs the operator token",
+            )),
+            None => Err(ApiError::unauthorized(
+                "this endpoint needs Authorization: Bearer <operator token>",
+            )),
         }
     }
 }
@@ -143,7 +189,9 @@ impl FromRequestParts<AppState> for Auditor {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         match bearer(parts).and_then(|token| state.role_of(token)) {
             Some(_) => Ok(Auditor),
-            None => Err(ApiError::unauthorized("this endpoint needs Authorization: Bearer <auditor or operator token>")),
+            None => Err(ApiError::unauthorized(
+                "this endpoint needs Authorization: Bearer <auditor or operator token>",
+            )),
         }
     }
 }

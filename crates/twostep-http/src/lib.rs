@@ -25,8 +25,8 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
-use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::OpenApi as OpenApiDoc;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -66,7 +66,10 @@ impl Modify for BearerSchemes {
     fn modify(&self, openapi: &mut OpenApiDoc) {
         let components = openapi.components.get_or_insert_with(Default::default);
         for name in ["operator", "auditor", "session"] {
-            components.add_security_scheme(name, SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+            components.add_security_scheme(
+                name,
+                SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+            );
         }
     }
 }
@@ -75,7 +78,10 @@ fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(licences::register_licence))
         .routes(routes!(licences::get_licence))
-        .routes(routes!(licences::enable_two_factor, licences::disable_two_factor))
+        .routes(routes!(
+            licences::enable_two_factor,
+            licences::disable_two_factor
+        ))
         .routes(routes!(licences::create_user))
         .routes(routes!(licences::get_user, licences::update_user))
         .routes(routes!(audit::lockout, licences::lift_lock))
@@ -109,8 +115,12 @@ async fn no_route() -> Response {
 }
 
 async fn wrong_method() -> Response {
-    ApiError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this endpoint does not take this method")
-        .into_response()
+    ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint does not take this method",
+    )
+    .into_response()
 }
 
 /// The whole facade: routes, `/openapi.json`, limits and JSON fallbacks.
@@ -118,12 +128,18 @@ pub fn router(state: AppState, body_limit_bytes: usize) -> Router {
     let (router, doc) = api().split_for_parts();
     let doc = std::sync::Arc::new(doc);
     router
-        .route("/openapi.json", axum::routing::get(move || async move { axum::Json((*doc).clone()) }))
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || async move { axum::Json((*doc).clone()) }),
+        )
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(body_limit_bytes))
         .layer(middleware::from_fn_with_state(state.clone(), count_status))
-        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::SERVICE_UNAVAILABLE, REQUEST_TIMEOUT))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            REQUEST_TIMEOUT,
+        ))
         .layer(CatchPanicLayer::custom(error::panic_response))
         .layer(
             TraceLayer::new_for_http()

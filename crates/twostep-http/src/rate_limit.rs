@@ -25,7 +25,10 @@ pub struct RateLimiter {
 impl RateLimiter {
     /// A limiter; `per_minute == 0` disables it.
     pub fn new(per_minute: u32) -> Self {
-        Self { per_minute, buckets: Mutex::new(HashMap::new()) }
+        Self {
+            per_minute,
+            buckets: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Takes one token for `client`, or says how many seconds to wait.
@@ -36,11 +39,18 @@ impl RateLimiter {
         let capacity = f64::from(self.per_minute);
         let per_second = capacity / 60.0;
         let now = Instant::now();
-        let mut buckets = self.buckets.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut buckets = self
+            .buckets
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if buckets.len() >= MAX_CLIENTS {
-            buckets.retain(|_, b| now.duration_since(b.updated).as_secs_f64() * per_second < capacity);
+            buckets
+                .retain(|_, b| now.duration_since(b.updated).as_secs_f64() * per_second < capacity);
         }
-        let bucket = buckets.entry(client).or_insert(Bucket { tokens: capacity, updated: now });
+        let bucket = buckets.entry(client).or_insert(Bucket {
+            tokens: capacity,
+            updated: now,
+        });
         let refill = now.duration_since(bucket.updated).as_secs_f64() * per_second;
         bucket.tokens = (bucket.tokens + refill).min(capacity);
         bucket.updated = now;
@@ -49,7 +59,11 @@ impl RateLimiter {
             Ok(())
         } else {
             let wait = ((1.0 - bucket.tokens) / per_second).ceil();
-            Err(if wait.is_finite() && wait >= 1.0 { wait as u64 } else { 1 })
+            Err(if wait.is_finite() && wait >= 1.0 {
+                wait as u64
+            } else {
+                1
+            })
         }
     }
 }
@@ -66,7 +80,11 @@ mod tests {
         assert_eq!(limiter.check(client), Ok(()));
         assert_eq!(limiter.check(client), Ok(()));
         assert_eq!(limiter.check(client), Err(20));
-        assert_eq!(limiter.check(Some(IpAddr::from([192, 0, 2, 2]))), Ok(()), "other clients are not affected");
+        assert_eq!(
+            limiter.check(Some(IpAddr::from([192, 0, 2, 2]))),
+            Ok(()),
+            "other clients are not affected"
+        );
     }
 
     #[test]

@@ -63,10 +63,18 @@ pub struct ServeArgs {
     #[arg(long, env = "TWOSTEP_SMS_GATEWAY_URL")]
     pub sms_gateway_url: Option<String>,
     /// Base of the links in messages (the application's public URL).
-    #[arg(long, env = "TWOSTEP_PUBLIC_URL", default_value = "http://localhost:8080")]
+    #[arg(
+        long,
+        env = "TWOSTEP_PUBLIC_URL",
+        default_value = "http://localhost:8080"
+    )]
     pub public_url: String,
     /// Sender of e-mails.
-    #[arg(long, env = "TWOSTEP_MAIL_FROM", default_value = "twostep <no-reply@twostep.localhost>")]
+    #[arg(
+        long,
+        env = "TWOSTEP_MAIL_FROM",
+        default_value = "twostep <no-reply@twostep.localhost>"
+    )]
     pub mail_from: String,
     /// Log format.
     #[arg(long, env = "TWOSTEP_LOG_FORMAT", value_enum, default_value = "text")]
@@ -96,9 +104,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => crate::serve::run(*args),
         Command::Openapi { out } => {
-            let text = format!("{}\n", serde_json::to_string_pretty(&twostep_http::openapi())?);
+            let text = format!(
+                "{}\n",
+                serde_json::to_string_pretty(&twostep_http::openapi())?
+            );
             match out {
-                Some(path) => std::fs::write(&path, text).with_context(|| format!("writing {}", path.display())),
+                Some(path) => std::fs::write(&path, text)
+                    .with_context(|| format!("writing {}", path.display())),
                 None => {
                     print!("{text}");
                     Ok(())
@@ -110,7 +122,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             for (name, schema) in twostep_app::schemas::event_schemas() {
                 let path = out.join(format!("{name}.json"));
                 let text = format!("{}\n", serde_json::to_string_pretty(&schema)?);
-                std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+                std::fs::write(&path, text)
+                    .with_context(|| format!("writing {}", path.display()))?;
             }
             Ok(())
         }

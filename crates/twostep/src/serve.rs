@@ -24,7 +24,10 @@ const HASH_QUEUE: usize = 64;
 /// Runs the service.
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     crate::logging::init(args.log_format);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
     runtime.block_on(serve(args))
 }
 
@@ -38,13 +41,18 @@ fn random_token(prefix: &str) -> String {
 fn service_secret(args: &ServeArgs) -> anyhow::Result<Vec<u8>> {
     if let Some(secret) = &args.secret {
         if secret.len() < twostep_app::crypto::MIN_SECRET_BYTES {
-            bail!("TWOSTEP_SECRET must be at least {} bytes", twostep_app::crypto::MIN_SECRET_BYTES);
+            bail!(
+                "TWOSTEP_SECRET must be at least {} bytes",
+                twostep_app::crypto::MIN_SECRET_BYTES
+            );
         }
         return Ok(secret.as_bytes().to_vec());
     }
     let path = args.data_dir.join("secret.key");
     match std::fs::read_to_string(&path) {
-        Ok(text) => hex::decode(text.trim()).with_context(|| format!("{} is not hex", path.display())),
+        Ok(text) => {
+            hex::decode(text.trim()).with_context(|| format!("{} is not hex", path.display()))
+        }
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
             let mut secret = [0u8; 32];
             rand::rng().fill_bytes(&mut secret);
@@ -60,20 +68,28 @@ fn write_private(path: &Path, content: &[u8]) -> anyhow::Result<()> {
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path).with_context(|| format!("creating {}", path.display()))?;
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
     file.write_all(content)?;
     file.sync_all()?;
     Ok(())
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&args.data_dir).with_context(|| format!("creating {}", args.data_dir.display()))?;
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("creating {}", args.data_dir.display()))?;
     let secret = service_secret(&args)?;
     let store: Arc<dyn EventStore> = Arc::new(
-        SqliteStore::open(&args.data_dir.join("events.sqlite3")).context("opening the embedded event store")?,
+        SqliteStore::open(&args.data_dir.join("events.sqlite3"))
+            .context("opening the embedded event store")?,
     );
-    let read_models = ReadModels::open(&args.data_dir.join("readmodels.sqlite3")).context("opening the read models")?;
-    let outbox: PathBuf = args.outbox.clone().unwrap_or_else(|| args.data_dir.join("outbox"));
+    let read_models = ReadModels::open(&args.data_dir.join("readmodels.sqlite3"))
+        .context("opening the read models")?;
+    let outbox: PathBuf = args
+        .outbox
+        .clone()
+        .unwrap_or_else(|| args.data_dir.join("outbox"));
     let courier = build_courier(&DeliveryConfig {
         outbox_dir: outbox.clone(),
         smtp_url: args.smtp_url.clone(),
@@ -82,10 +98,19 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         timeout: Duration::from_secs(10),
     })
     .context("configuring delivery")?;
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-    let config = AppConfig { public_url: args.public_url.clone(), hash_concurrency: cores, hash_queue: HASH_QUEUE };
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    let config = AppConfig {
+        public_url: args.public_url.clone(),
+        hash_concurrency: cores,
+        hash_queue: HASH_QUEUE,
+    };
     let metrics = Arc::new(Metrics::default());
-    let app = Arc::new(Twostep::new(store.clone(), courier, &secret, &config, metrics).context("starting the application")?);
+    let app = Arc::new(
+        Twostep::new(store.clone(), courier, &secret, &config, metrics)
+            .context("starting the application")?,
+    );
     let _projectors = read_models.spawn(store.clone());
 
     let mut announced = Vec::new();
@@ -112,8 +137,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         login_rate_per_minute: args.login_rate_per_minute,
         body_limit_bytes: args.body_limit_bytes,
     };
-    let router = twostep_http::router(AppState::new(app, read_models, &http), http.body_limit_bytes);
-    let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
+    let router = twostep_http::router(
+        AppState::new(app, read_models, &http),
+        http.body_limit_bytes,
+    );
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
     let address = listener.local_addr()?;
     {
         // Printed once, on stdout (not in the logs): the generated tokens and the address.
@@ -126,10 +156,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         stdout.flush()?;
     }
     tracing::info!(%address, store = store.kind(), data_dir = %args.data_dir.display(), "twostep serving");
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown())
-        .await
-        .context("serving")?;
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown())
+    .await
+    .context("serving")?;
     tracing::info!("twostep stopped");
     Ok(())
 }
@@ -138,13 +171,14 @@ async fn shutdown() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(signal) => signal,
-            Err(_) => {
-                let _ = interrupt.await;
-                return;
-            }
-        };
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => {
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = interrupt => {}
             _ = terminate.recv() => {}

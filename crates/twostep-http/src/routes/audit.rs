@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use twostep_app::{AppError, Twostep};
 use twostep_domain::{LicenceId, LicenceName, Timestamp, UserId};
-use twostep_projections::{ActiveCodeView, AlertView, HistoryEntry, HistoryQuery, LockoutView, ProjectionError};
+use twostep_projections::{
+    ActiveCodeView, AlertView, HistoryEntry, HistoryQuery, LockoutView, ProjectionError,
+};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -32,8 +34,11 @@ fn now() -> Timestamp {
 fn timestamp(field: &'static str, text: Option<&str>) -> Result<Option<Timestamp>, ApiError> {
     text.map(|t| {
         Timestamp::parse(t).ok_or_else(|| {
-            AppError::InvalidField { field, message: "must be an RFC 3339 timestamp, e.g. 2026-12-03T10:00:00Z".into() }
-                .into()
+            AppError::InvalidField {
+                field,
+                message: "must be an RFC 3339 timestamp, e.g. 2026-12-03T10:00:00Z".into(),
+            }
+            .into()
         })
     })
     .transpose()
@@ -41,7 +46,8 @@ fn timestamp(field: &'static str, text: Option<&str>) -> Result<Option<Timestamp
 
 async fn licence_id(state: &AppState, licence: &str) -> Result<LicenceId, ApiError> {
     state.0.app.licence_view(licence).await?;
-    let name = LicenceName::parse(licence).map_err(|_| AppError::Licence(twostep_domain::LicenceRejection::UnknownLicence))?;
+    let name = LicenceName::parse(licence)
+        .map_err(|_| AppError::Licence(twostep_domain::LicenceRejection::UnknownLicence))?;
     Ok(LicenceId::of(name.key()))
 }
 
@@ -136,7 +142,9 @@ pub async fn active_code(
     ApiPath((licence, login)): ApiPath<(String, String)>,
 ) -> Result<Json<ActiveCodeDto>, ApiError> {
     let user = user_id(&state, &licence, &login).await?;
-    Ok(Json(state.0.read_models.active_code(user, now()).await?.into()))
+    Ok(Json(
+        state.0.read_models.active_code(user, now()).await?.into(),
+    ))
 }
 
 /// Filters of the login history.
@@ -244,14 +252,22 @@ pub async fn login_history(
 ) -> Result<Json<HistoryPageDto>, ApiError> {
     let limit = params.limit.unwrap_or(100);
     if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(AppError::InvalidField { field: "limit", message: format!("must be between 1 and {MAX_PAGE}") }.into());
+        return Err(AppError::InvalidField {
+            field: "limit",
+            message: format!("must be between 1 and {MAX_PAGE}"),
+        }
+        .into());
     }
     let licence_id = licence_id(&state, &licence).await?;
     let user = match params.login.as_deref() {
-        Some(login) => Some(Twostep::user_id(&licence, login).ok_or_else(|| AppError::InvalidField {
-            field: "login",
-            message: "is not a valid login".into(),
-        })?),
+        Some(login) => {
+            Some(
+                Twostep::user_id(&licence, login).ok_or_else(|| AppError::InvalidField {
+                    field: "login",
+                    message: "is not a valid login".into(),
+                })?,
+            )
+        }
         None => None,
     };
     let query = HistoryQuery {
@@ -262,8 +278,15 @@ pub async fn login_history(
         after: params.after,
         limit,
     };
-    let page = state.0.read_models.login_history(licence_id, &query).await?;
-    Ok(Json(HistoryPageDto { entries: page.entries.into_iter().map(Into::into).collect(), next_after: page.next_after }))
+    let page = state
+        .0
+        .read_models
+        .login_history(licence_id, &query)
+        .await?;
+    Ok(Json(HistoryPageDto {
+        entries: page.entries.into_iter().map(Into::into).collect(),
+        next_after: page.next_after,
+    }))
 }
 
 /// Filters of the alert trail.
@@ -313,7 +336,10 @@ pub struct AlertDto {
 
 impl From<AlertView> for AlertDto {
     fn from(a: AlertView) -> Self {
-        let kind = serde_json::to_value(a.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        let kind = serde_json::to_value(a.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
         Self {
             alert_id: a.alert_id,
             kind,
@@ -324,7 +350,12 @@ impl From<AlertView> for AlertDto {
             caused_by: a
                 .caused_by
                 .into_iter()
-                .map(|c| AlertCauseDto { stream: c.stream, version: c.version, event_id: c.event_id, event_type: c.event_type })
+                .map(|c| AlertCauseDto {
+                    stream: c.stream,
+                    version: c.version,
+                    event_id: c.event_id,
+                    event_type: c.event_type,
+                })
                 .collect(),
         }
     }
@@ -353,10 +384,20 @@ pub async fn security_alerts(
 ) -> Result<Json<AlertsDto>, ApiError> {
     let limit = params.limit.unwrap_or(100);
     if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(AppError::InvalidField { field: "limit", message: format!("must be between 1 and {MAX_PAGE}") }.into());
+        return Err(AppError::InvalidField {
+            field: "limit",
+            message: format!("must be between 1 and {MAX_PAGE}"),
+        }
+        .into());
     }
     let licence_id = licence_id(&state, &licence).await?;
     let since = timestamp("since", params.since.as_deref())?;
-    let alerts = state.0.read_models.security_alerts(licence_id, since, limit).await?;
-    Ok(Json(AlertsDto { alerts: alerts.into_iter().map(Into::into).collect() }))
+    let alerts = state
+        .0
+        .read_models
+        .security_alerts(licence_id, since, limit)
+        .await?;
+    Ok(Json(AlertsDto {
+        alerts: alerts.into_iter().map(Into::into).collect(),
+    }))
 }

@@ -28,7 +28,12 @@ pub struct Health {
 /// Liveness: the process answers.
 #[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "Alive", body = Health)))]
 pub async fn healthz() -> Json<Health> {
-    Json(Health { status: "ok".into(), store: None, head: None, projection_lag: None })
+    Json(Health {
+        status: "ok".into(),
+        store: None,
+        head: None,
+        projection_lag: None,
+    })
 }
 
 /// Readiness: the event store answers and the read models are open.
@@ -41,18 +46,31 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Health>)
     let kind = Some(store.kind().to_owned());
     match store.head().await {
         Ok(head) => {
-            let lag = state
-                .0
-                .read_models
-                .checkpoints()
-                .await
-                .ok()
-                .map(|points| points.iter().map(|p| head.saturating_sub(p.position)).max().unwrap_or(0));
-            (StatusCode::OK, Json(Health { status: "ok".into(), store: kind, head: Some(head), projection_lag: lag }))
+            let lag = state.0.read_models.checkpoints().await.ok().map(|points| {
+                points
+                    .iter()
+                    .map(|p| head.saturating_sub(p.position))
+                    .max()
+                    .unwrap_or(0)
+            });
+            (
+                StatusCode::OK,
+                Json(Health {
+                    status: "ok".into(),
+                    store: kind,
+                    head: Some(head),
+                    projection_lag: lag,
+                }),
+            )
         }
         Err(error) => {
             tracing::warn!(error = %error, "readiness: store unavailable");
-            let body = Health { status: "unavailable".into(), store: kind, head: None, projection_lag: None };
+            let body = Health {
+                status: "unavailable".into(),
+                store: kind,
+                head: None,
+                projection_lag: None,
+            };
             (StatusCode::SERVICE_UNAVAILABLE, Json(body))
         }
     }
@@ -63,11 +81,29 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Health>)
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let head = state.0.app.store().head().await.unwrap_or(0);
     let checkpoints = state.0.read_models.checkpoints().await.unwrap_or_default();
-    let lag = checkpoints.iter().map(|p| head.saturating_sub(p.position)).max().unwrap_or(0);
+    let lag = checkpoints
+        .iter()
+        .map(|p| head.saturating_sub(p.position))
+        .max()
+        .unwrap_or(0);
     let extra = [
-        ("twostep_store_head_position", "Position of the last event in the store.", head),
-        ("twostep_projection_lag_events", "Events the slowest read model still has to apply.", lag),
+        (
+            "twostep_store_head_position",
+            "Position of the last event in the store.",
+            head,
+        ),
+        (
+            "twostep_projection_lag_events",
+            "Events the slowest read model still has to apply.",
+            lag,
+        ),
     ];
     let body = state.0.app.metrics.render(&extra);
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
 }

@@ -6,8 +6,8 @@ use axum::http::StatusCode;
 use twostep_app::{Actor, UserChange};
 
 use crate::dto::{
-    CreateUserRequest, Done, LicenceDto, LiftLockRequest, LockLiftDto, RegisterLicence, TwoFactorRequest,
-    UpdateUserRequest, UserDto,
+    CreateUserRequest, Done, LicenceDto, LiftLockRequest, LockLiftDto, RegisterLicence,
+    TwoFactorRequest, UpdateUserRequest, UserDto,
 };
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath, Auditor, Caller, Operator};
@@ -27,7 +27,11 @@ pub async fn register_licence(
     caller: Caller,
     ApiJson(body): ApiJson<RegisterLicence>,
 ) -> Result<(StatusCode, Json<LicenceDto>), ApiError> {
-    let licence = state.0.app.register_licence(&caller.context(Actor::Operator), &body.name).await?;
+    let licence = state
+        .0
+        .app
+        .register_licence(&caller.context(Actor::Operator), &body.name)
+        .await?;
     Ok((StatusCode::CREATED, Json(licence.into())))
 }
 
@@ -65,7 +69,14 @@ pub async fn enable_two_factor(
 ) -> Result<Json<LicenceDto>, ApiError> {
     let ctx = caller.context(Actor::Operator);
     let patch = body.policy.unwrap_or_default().into();
-    Ok(Json(state.0.app.enable_two_factor(&ctx, &licence, body.channel.into(), patch).await?.into()))
+    Ok(Json(
+        state
+            .0
+            .app
+            .enable_two_factor(&ctx, &licence, body.channel.into(), patch)
+            .await?
+            .into(),
+    ))
 }
 
 /// Switch two-factor authentication off.
@@ -81,7 +92,14 @@ pub async fn disable_two_factor(
     caller: Caller,
     ApiPath(licence): ApiPath<String>,
 ) -> Result<Json<LicenceDto>, ApiError> {
-    Ok(Json(state.0.app.disable_two_factor(&caller.context(Actor::Operator), &licence).await?.into()))
+    Ok(Json(
+        state
+            .0
+            .app
+            .disable_two_factor(&caller.context(Actor::Operator), &licence)
+            .await?
+            .into(),
+    ))
 }
 
 /// Create a user and send the access confirmation e-mail.
@@ -102,7 +120,17 @@ pub async fn create_user(
     ApiJson(body): ApiJson<CreateUserRequest>,
 ) -> Result<(StatusCode, Json<UserDto>), ApiError> {
     let ctx = caller.context(Actor::Operator);
-    let created = state.0.app.create_user(&ctx, &licence, &body.login, &body.email, body.mobile.as_deref()).await?;
+    let created = state
+        .0
+        .app
+        .create_user(
+            &ctx,
+            &licence,
+            &body.login,
+            &body.email,
+            body.mobile.as_deref(),
+        )
+        .await?;
     Ok((StatusCode::CREATED, Json(created.into())))
 }
 
@@ -139,9 +167,20 @@ pub async fn update_user(
     ApiPath((licence, login)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<UpdateUserRequest>,
 ) -> Result<Json<UserDto>, ApiError> {
-    let change = UserChange { email: body.email, mobile: body.mobile, active: body.active };
+    let change = UserChange {
+        email: body.email,
+        mobile: body.mobile,
+        active: body.active,
+    };
     let ctx = caller.context(Actor::Operator);
-    Ok(Json(state.0.app.update_user(&ctx, &licence, &login, change).await?.into()))
+    Ok(Json(
+        state
+            .0
+            .app
+            .update_user(&ctx, &licence, &login, change)
+            .await?
+            .into(),
+    ))
 }
 
 /// Lift a user's lock (audited, with a reason).
@@ -161,10 +200,19 @@ pub async fn lift_lock(
     ApiJson(body): ApiJson<LiftLockRequest>,
 ) -> Result<Json<LockLiftDto>, ApiError> {
     let ctx = caller.context(Actor::Operator);
-    Ok(Json(state.0.app.lift_lock(&ctx, &licence, &login, &body.reason).await?.into()))
+    Ok(Json(
+        state
+            .0
+            .app
+            .lift_lock(&ctx, &licence, &login, &body.reason)
+            .await?
+            .into(),
+    ))
 }
 
 /// Used by `Done` answers.
 pub fn done(status: &str) -> Json<Done> {
-    Json(Done { status: status.to_owned() })
+    Json(Done {
+        status: status.to_owned(),
+    })
 }

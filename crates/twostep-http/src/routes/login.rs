@@ -6,8 +6,9 @@ use axum::http::StatusCode;
 use twostep_app::{Actor, AppError, PasswordStep};
 
 use crate::dto::{
-    Accepted, CodeStepRequest, ConfirmAccessRequest, Done, PasswordStepRequest, PasswordStepResponse,
-    PasswordStepStatus, ReminderRequest, ReportRequest, SessionInfoDto, SessionResponse,
+    Accepted, CodeStepRequest, ConfirmAccessRequest, Done, PasswordStepRequest,
+    PasswordStepResponse, PasswordStepStatus, ReminderRequest, ReportRequest, SessionInfoDto,
+    SessionResponse,
 };
 use crate::error::ApiError;
 use crate::extract::{ApiJson, Caller, SessionBearer};
@@ -15,7 +16,11 @@ use crate::routes::licences::done;
 use crate::state::AppState;
 
 fn limited(state: &AppState, caller: &Caller) -> Result<(), ApiError> {
-    state.0.limiter.check(caller.ip).map_err(|retry_after| AppError::RateLimited { retry_after }.into())
+    state
+        .0
+        .limiter
+        .check(caller.ip)
+        .map_err(|retry_after| AppError::RateLimited { retry_after }.into())
 }
 
 /// Set the password with the token of an access confirmation or password reset e-mail.
@@ -33,7 +38,15 @@ pub async fn confirm_access(
     ApiJson(body): ApiJson<ConfirmAccessRequest>,
 ) -> Result<Json<Done>, ApiError> {
     limited(&state, &caller)?;
-    state.0.app.confirm_access(&caller.context(Actor::Anonymous), &body.token, &body.password).await?;
+    state
+        .0
+        .app
+        .confirm_access(
+            &caller.context(Actor::Anonymous),
+            &body.token,
+            &body.password,
+        )
+        .await?;
     Ok(done("password_set"))
 }
 
@@ -50,7 +63,11 @@ pub async fn password_reminder(
     ApiJson(body): ApiJson<ReminderRequest>,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     limited(&state, &caller)?;
-    state.0.app.password_reminder(&caller.context(Actor::Anonymous), &body.licence, &body.login);
+    state.0.app.password_reminder(
+        &caller.context(Actor::Anonymous),
+        &body.licence,
+        &body.login,
+    );
     Ok((StatusCode::ACCEPTED, Json(Accepted::new())))
 }
 
@@ -71,10 +88,18 @@ pub async fn password_step(
 ) -> Result<Json<PasswordStepResponse>, ApiError> {
     limited(&state, &caller)?;
     let ctx = caller.context(Actor::Anonymous);
-    let step = state.0.app.submit_password(&ctx, &body.licence, &body.login, &body.password).await?;
+    let step = state
+        .0
+        .app
+        .submit_password(&ctx, &body.licence, &body.login, &body.password)
+        .await?;
     Ok(Json(match step {
-        PasswordStep::CodeSent(view) => PasswordStepResponse::challenge(PasswordStepStatus::CodeSent, view),
-        PasswordStep::CodeAlreadySent(view) => PasswordStepResponse::challenge(PasswordStepStatus::CodeAlreadySent, view),
+        PasswordStep::CodeSent(view) => {
+            PasswordStepResponse::challenge(PasswordStepStatus::CodeSent, view)
+        }
+        PasswordStep::CodeAlreadySent(view) => {
+            PasswordStepResponse::challenge(PasswordStepStatus::CodeAlreadySent, view)
+        }
         PasswordStep::Authenticated(grant) => PasswordStepResponse::session(grant),
     }))
 }
@@ -94,7 +119,14 @@ pub async fn code_step(
     ApiJson(body): ApiJson<CodeStepRequest>,
 ) -> Result<Json<SessionResponse>, ApiError> {
     let ctx = caller.context(Actor::Anonymous);
-    Ok(Json(state.0.app.verify_code(&ctx, &body.challenge_id, &body.code).await?.into()))
+    Ok(Json(
+        state
+            .0
+            .app
+            .verify_code(&ctx, &body.challenge_id, &body.code)
+            .await?
+            .into(),
+    ))
 }
 
 /// Who holds this session token.
@@ -103,7 +135,10 @@ pub async fn code_step(
         (status = 200, description = "The session", body = SessionInfoDto),
         (status = 401, description = "`unauthenticated`", body = crate::dto::ErrorBody),
     ))]
-pub async fn get_session(State(state): State<AppState>, SessionBearer(token): SessionBearer) -> Result<Json<SessionInfoDto>, ApiError> {
+pub async fn get_session(
+    State(state): State<AppState>,
+    SessionBearer(token): SessionBearer,
+) -> Result<Json<SessionInfoDto>, ApiError> {
     Ok(Json(state.0.app.session(&token).await?.into()))
 }
 
@@ -118,7 +153,11 @@ pub async fn end_session(
     caller: Caller,
     SessionBearer(token): SessionBearer,
 ) -> Result<StatusCode, ApiError> {
-    state.0.app.end_session(&caller.context(Actor::Anonymous), &token).await?;
+    state
+        .0
+        .app
+        .end_session(&caller.context(Actor::Anonymous), &token)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -134,6 +173,10 @@ pub async fn report_unrequested_code(
     caller: Caller,
     ApiJson(body): ApiJson<ReportRequest>,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
-    state.0.app.report_unrequested_code(&caller.context(Actor::Anonymous), &body.report_token).await?;
+    state
+        .0
+        .app
+        .report_unrequested_code(&caller.context(Actor::Anonymous), &body.report_token)
+        .await?;
     Ok((StatusCode::ACCEPTED, Json(Accepted::new())))
 }
