@@ -11,19 +11,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rusqlite::Transaction;
-use tokio::sync::OnceCell;
-use twostep_store::{EventStore, Position, RecordedEvent, Subscription};
+use twostep_store::{EventStore, Position, RecordedEvent};
 
 use crate::ProjectionError;
 use crate::batch::Batch;
 use crate::db::{self, Database, blocking};
 use crate::projectors::Projector;
 
-/// Most events a follower reads, decodes and applies in one transaction.
-pub(crate) const BATCH: usize = 1_000;
-
-/// Most events a catch-up applies in one transaction. Bigger than [`BATCH`]:
-/// a commit writes every page it dirtied, and the pages keyed by user (the
+/// Most events a catch-up applies in one transaction. Big, because a commit writes every page it dirtied, and the pages keyed by user (the
 /// history's per-user index, lockout and code rows) are spread over the
 /// whole file, so fewer, bigger commits write each of them less often.
 pub(crate) const CATCH_UP_BATCH: usize = 10_000;
@@ -159,68 +154,43 @@ pub(crate) async fn catch_up(
     }
 }
 
-/// Follows the store forever for one projector, from its checkpoint.
+/// How long the follower lets new events gather after a notification, so
+/// that a busy log is applied in a few larger transactions rather than one
+/// per commit (the read models lag the log by about this much).
+const GATHER: Duration = Duration::from_millis(25);
+
+/// How long the follower waits for a notification before looking anyway
+/// (events committed by another process sharing the store).
+const POLL: Duration = Duration::from_millis(500);
+
+/// Follows the store forever, for every projector at once: each round is a
+/// [`catch_up`], which reads and decodes each batch once and applies it to
+/// every projector in one transaction (each with its own checkpoint).
 /// Failures are logged and retried after a growing pause; never panics.
-///
-/// The followers started together first share one [`catch_up`] (run by
-/// whichever gets there first; the others wait for it), so that a start
-/// far behind the head reads and decodes the log once, not once per
-/// projector; then each follows alone.
-pub(crate) async fn follow(
-    db: Arc<Database>,
-    projector: Projector,
-    store: Arc<dyn EventStore>,
-    first: Arc<OnceCell<()>>,
-) {
-    if let Err(error) = first.get_or_try_init(|| catch_up(&db, &store)).await {
-        tracing::warn!(projector = projector.name(), %error, "the shared catch-up failed; following alone");
-    }
+pub(crate) async fn follow(db: Arc<Database>, store: Arc<dyn EventStore>) {
+    let mut notified = store.watch();
     let mut backoff = FIRST_BACKOFF;
     loop {
-        match follow_from_checkpoint(&db, projector, &store, &mut backoff).await {
-            Ok(()) => tracing::info!(
-                projector = projector.name(),
-                "the projector was reset: following again from its stored checkpoint"
-            ),
-            Err(error) => {
-                tracing::warn!(
-                    projector = projector.name(),
-                    %error,
-                    retry_in_ms = u64::try_from(backoff.as_millis()).unwrap_or(u64::MAX),
-                    "the projector failed; it will retry"
-                );
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(MAX_BACKOFF);
+        notified.borrow_and_update();
+        if let Err(error) = catch_up(&db, &store).await {
+            tracing::warn!(
+                %error,
+                retry_in_ms = u64::try_from(backoff.as_millis()).unwrap_or(u64::MAX),
+                "the projectors failed; they will retry"
+            );
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+            continue;
+        }
+        backoff = FIRST_BACKOFF;
+        tokio::select! {
+            changed = notified.changed() => {
+                if changed.is_err() {
+                    tokio::time::sleep(POLL).await;
+                }
             }
+            _ = tokio::time::sleep(POLL) => {}
         }
-    }
-}
-
-/// Follows from the stored checkpoint until an error, or until the
-/// projector is found reset (`Ok`).
-async fn follow_from_checkpoint(
-    db: &Arc<Database>,
-    projector: Projector,
-    store: &Arc<dyn EventStore>,
-    backoff: &mut Duration,
-) -> Result<(), ProjectionError> {
-    let start = db.read(move |conn| db::checkpoint(conn, projector)).await?;
-    let mut subscription = Subscription::new(Arc::clone(store), start, BATCH);
-    loop {
-        let after = subscription.checkpoint();
-        let events = subscription.next_batch().await?;
-        let batch = prepare(store, after, events, projector.needs_causes()).await?;
-        let applied = db
-            .write(move |conn| {
-                let tx = db::begin(conn)?;
-                let applied = apply_to(&tx, projector, &batch)?;
-                tx.commit()?;
-                Ok(applied)
-            })
-            .await?;
-        *backoff = FIRST_BACKOFF;
-        if let Applied::Behind(_) = applied {
-            return Ok(());
-        }
+        tokio::time::sleep(GATHER).await;
     }
 }

@@ -79,28 +79,16 @@ impl ReadModels {
         }))
     }
 
-    /// Spawns one tokio task per projector, each following the store from its
-    /// checkpoint forever (it waits for new events with a
-    /// [`Subscription`](twostep_store::Subscription)). The tasks first share
-    /// one [`catch_up`](Self::catch_up), so that a start far behind reads the
-    /// log once for all. Failures are logged and retried with backoff; the
-    /// tasks never panic. A projector that is
-    /// [`reset`](Self::reset) meanwhile starts again from position 0. Abort
-    /// the handles to stop them. Must be called within a tokio runtime.
+    /// Spawns the follower: one tokio task that keeps every projector up with
+    /// the store forever, waking on the store's notifications (or every half
+    /// second) and applying what came in rounds of [`catch_up`](Self::catch_up):
+    /// each batch is read and decoded once and applied to every projector in
+    /// one transaction, each projector with its own checkpoint. Failures are
+    /// logged and retried with backoff; the task never panics. A projector
+    /// that is [`reset`](Self::reset) meanwhile starts again from position 0.
+    /// Abort the handles to stop it. Must be called within a tokio runtime.
     pub fn spawn(self: &Arc<Self>, store: Arc<dyn EventStore>) -> Vec<JoinHandle<()>> {
-        let first = Arc::new(tokio::sync::OnceCell::new());
-        Projector::ALL
-            .into_iter()
-            .map(|projector| {
-                let follower = follow::follow(
-                    Arc::clone(&self.db),
-                    projector,
-                    Arc::clone(&store),
-                    Arc::clone(&first),
-                );
-                tokio::spawn(follower)
-            })
-            .collect()
+        vec![tokio::spawn(follow::follow(Arc::clone(&self.db), store))]
     }
 
     /// Runs every projector until it has applied everything up to the store's

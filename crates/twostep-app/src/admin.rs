@@ -248,7 +248,7 @@ impl Twostep {
         let (token, new) = new_token(TokenKind::Password, user.user_id);
         let command = AccountCommand::IssueAccessConfirmation { token: new };
         let done = self
-            .decide_account(ctx, &standing, &command, caused_by)
+            .decide_account(ctx, &standing, None, &command, caused_by)
             .await?;
         let message = self.templates.access_confirmation(
             &licence.name,
@@ -368,7 +368,9 @@ impl Twostep {
         let command = AccountCommand::LiftLock {
             reason: reason.to_owned(),
         };
-        let done = self.decide_account(ctx, &standing, &command, None).await;
+        let done = self
+            .decide_account(ctx, &standing, None, &command, None)
+            .await;
         match done {
             Ok(done) => {
                 let locked_until = done.events.iter().find_map(|e| match e {

@@ -145,7 +145,9 @@ impl Twostep {
                 check,
                 fresh: fresh.fresh.clone(),
             };
-            let done = self.decide_account(ctx, &standing, &command, None).await;
+            let done = self
+                .decide_account(ctx, &standing, Some(account), &command, None)
+                .await;
             let done = match done {
                 Err(ExecuteError::Rejected(AccountRejection::StalePasswordCheck)) => continue,
                 other => other?,
@@ -266,7 +268,7 @@ impl Twostep {
         code: &str,
     ) -> Result<SessionGrant, AppError> {
         let handle = ChallengeHandle::parse(challenge_id).ok_or(AppError::InvalidCode)?;
-        let Some((_, _, standing)) = self.account_and_standing(handle.user).await? else {
+        let Some((account, _, standing)) = self.account_and_standing(handle.user).await? else {
             return Err(AppError::InvalidCode);
         };
         let (session_token, session) = new_token(TokenKind::Session, handle.user);
@@ -275,7 +277,9 @@ impl Twostep {
             code: code.to_owned(),
             session,
         };
-        let done = self.decide_account(ctx, &standing, &command, None).await?;
+        let done = self
+            .decide_account(ctx, &standing, Some(account), &command, None)
+            .await?;
         for event in &done.events {
             match event {
                 AccountEvent::SessionStarted { expires_at, .. } => {
@@ -331,7 +335,7 @@ impl Twostep {
     pub async fn end_session(&self, ctx: &RequestContext, token: &str) -> Result<(), AppError> {
         let token =
             SecretToken::parse(TokenKind::Session, token).ok_or(AppError::Unauthenticated)?;
-        let Some((_, _, standing)) = self.account_and_standing(token.user()).await? else {
+        let Some((account, _, standing)) = self.account_and_standing(token.user()).await? else {
             return Err(AppError::Unauthenticated);
         };
         let command = AccountCommand::EndSession {
@@ -339,7 +343,8 @@ impl Twostep {
             digest: token.digest(),
         };
         let ctx = &ctx.as_actor(Actor::User(token.owner));
-        self.decide_account(ctx, &standing, &command, None).await?;
+        self.decide_account(ctx, &standing, Some(account), &command, None)
+            .await?;
         Ok(())
     }
 
@@ -372,7 +377,8 @@ impl Twostep {
             token: presented,
             password_hash,
         };
-        self.decide_account(ctx, &standing, &command, None).await?;
+        self.decide_account(ctx, &standing, Some(account), &command, None)
+            .await?;
         Ok(())
     }
 
@@ -411,7 +417,9 @@ impl Twostep {
         };
         let (token, new) = new_token(TokenKind::Password, user.user_id);
         let command = AccountCommand::RequestPasswordReset { token: new };
-        let done = self.decide_account(ctx, &standing, &command, None).await;
+        let done = self
+            .decide_account(ctx, &standing, None, &command, None)
+            .await;
         let done = match done {
             Err(ExecuteError::Rejected(
                 AccountRejection::ResetThrottled | AccountRejection::UserInactive,
@@ -442,14 +450,16 @@ impl Twostep {
         report: &str,
     ) -> Result<(), AppError> {
         let token = SecretToken::parse(TokenKind::Report, report).ok_or(AppError::BadToken)?;
-        let Some((_, _, standing)) = self.account_and_standing(token.user()).await? else {
+        let Some((account, _, standing)) = self.account_and_standing(token.user()).await? else {
             return Ok(());
         };
         let command = AccountCommand::ReportUnrequestedCode {
             code_id: token.id,
             digest: token.digest(),
         };
-        let done = self.decide_account(ctx, &standing, &command, None).await;
+        let done = self
+            .decide_account(ctx, &standing, Some(account), &command, None)
+            .await;
         match done {
             Ok(_) | Err(ExecuteError::Rejected(AccountRejection::UnknownReport)) => Ok(()),
             Err(other) => Err(other.into()),

@@ -127,20 +127,24 @@ impl Twostep {
             .map(|standing| (account, licence, standing)))
     }
 
-    /// Decides `command` on the account of `standing`'s user and appends the outcome.
+    /// Decides `command` on the account of `standing`'s user and appends the
+    /// outcome; `loaded` is the account if the caller has just loaded it.
     pub(crate) async fn decide_account(
         &self,
         ctx: &RequestContext,
         standing: &Standing,
+        loaded: Option<Arc<AccountStream>>,
         command: &AccountCommand,
         caused_by: Option<Uuid>,
     ) -> Result<Executed<AccountStream>, ExecuteError<AccountRejection>> {
         let stream = standing.user_id.stream();
+        let metadata = ctx.metadata(caused_by);
         self.streams
-            .execute(
+            .execute_from(
                 &self.streams.accounts,
                 &stream,
-                &ctx.metadata(caused_by),
+                loaded,
+                &metadata,
                 |account| account.account.decide(standing, command, now(), &self.key),
             )
             .await
@@ -182,7 +186,7 @@ impl Twostep {
             outcome: outcome.clone(),
         };
         let recorded = self
-            .decide_account(ctx, standing, &command, caused_by)
+            .decide_account(ctx, standing, None, &command, caused_by)
             .await;
         if let Err(error) = recorded {
             let error: AppError = error.into();

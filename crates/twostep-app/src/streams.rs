@@ -145,7 +145,10 @@ impl<A: Aggregate> StateCache<A> {
 /// Access to the streams of every aggregate.
 pub struct Streams {
     store: Arc<dyn EventStore>,
+    /// Commands on one stream queue here (decide, append).
     locks: Vec<tokio::sync::Mutex<()>>,
+    /// Loads of one stream queue here (read, fold), so they are single-flight.
+    loading: Vec<tokio::sync::Mutex<()>>,
     metrics: Arc<Metrics>,
     /// Licence states.
     pub licences: StateCache<Licence>,
@@ -161,6 +164,9 @@ impl Streams {
             locks: (0..LOCK_STRIPES)
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
+            loading: (0..LOCK_STRIPES)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
             metrics,
             licences: StateCache::default(),
             accounts: StateCache::default(),
@@ -172,12 +178,15 @@ impl Streams {
         &self.store
     }
 
-    /// The state of `stream`, caught up to its head.
+    /// The state of `stream`, caught up to its head. Concurrent loads of one
+    /// stream are single-flight: the second waits for the first and then
+    /// only reads what the first did not.
     pub async fn load<A: Aggregate>(
         &self,
         cache: &StateCache<A>,
         stream: &str,
     ) -> Result<Arc<A>, StoreError> {
+        let _loading = stripe(&self.loading, stream).lock().await;
         let cached = cache.get(stream);
         let mut state: Option<A> = None;
         loop {
@@ -208,23 +217,51 @@ impl Streams {
         cache: &StateCache<A>,
         stream: &str,
         metadata: &Metadata,
+        decide: impl FnMut(&A) -> Result<Vec<A::Event>, R>,
+    ) -> Result<Executed<A>, ExecuteError<R>>
+    where
+        A: Aggregate,
+    {
+        self.execute_from(cache, stream, None, metadata, decide)
+            .await
+    }
+
+    /// Like [`Streams::execute`], deciding first on `loaded`, a state the
+    /// caller has just loaded, to save a read. That state is trusted only
+    /// when the decision appends (the expected version then proves it was
+    /// current); a refusal or an empty decision is taken again on a fresh
+    /// load.
+    pub async fn execute_from<A, R>(
+        &self,
+        cache: &StateCache<A>,
+        stream: &str,
+        loaded: Option<Arc<A>>,
+        metadata: &Metadata,
         mut decide: impl FnMut(&A) -> Result<Vec<A::Event>, R>,
     ) -> Result<Executed<A>, ExecuteError<R>>
     where
         A: Aggregate,
     {
-        let _queued = self.lock_for(stream).lock().await;
+        let _queued = stripe(&self.locks, stream).lock().await;
+        let mut loaded = loaded;
         for attempt in 0..MAX_ATTEMPTS {
-            let before = self.load(cache, stream).await?;
-            let events = decide(&before).map_err(ExecuteError::Rejected)?;
-            if events.is_empty() {
-                return Ok(Executed {
-                    after: before.clone(),
-                    before,
-                    events,
-                    recorded: Vec::new(),
-                });
-            }
+            let (before, provisional) = match loaded.take() {
+                Some(state) => (state, true),
+                None => (self.load(cache, stream).await?, false),
+            };
+            let events = match decide(&before) {
+                Ok(events) if !events.is_empty() => events,
+                _ if provisional => continue,
+                Ok(events) => {
+                    return Ok(Executed {
+                        after: before.clone(),
+                        before,
+                        events,
+                        recorded: Vec::new(),
+                    });
+                }
+                Err(rejection) => return Err(ExecuteError::Rejected(rejection)),
+            };
             let new_events = events
                 .iter()
                 .map(|event| new_event(event, metadata))
@@ -250,7 +287,9 @@ impl Streams {
                 }
                 Err(StoreError::WrongExpectedVersion { .. }) => {
                     self.metrics.conflicts.inc();
-                    tokio::time::sleep(Duration::from_millis(u64::from(attempt) * 2)).await;
+                    if !provisional {
+                        tokio::time::sleep(Duration::from_millis(u64::from(attempt) * 2)).await;
+                    }
                 }
                 Err(other) => return Err(other.into()),
             }
@@ -271,13 +310,14 @@ impl Streams {
             .await
             .map(|_| ())
     }
+}
 
-    fn lock_for(&self, stream: &str) -> &tokio::sync::Mutex<()> {
-        let mut hasher = DefaultHasher::new();
-        stream.hash(&mut hasher);
-        let index = usize::try_from(hasher.finish() % LOCK_STRIPES as u64).unwrap_or(0);
-        &self.locks[index]
-    }
+/// The stripe of `locks` that guards `stream`.
+fn stripe<'a>(locks: &'a [tokio::sync::Mutex<()>], stream: &str) -> &'a tokio::sync::Mutex<()> {
+    let mut hasher = DefaultHasher::new();
+    stream.hash(&mut hasher);
+    let index = usize::try_from(hasher.finish() % locks.len() as u64).unwrap_or(0);
+    &locks[index]
 }
 
 fn new_event<E: Serialize>(event: &E, metadata: &Metadata) -> Result<NewEvent, StoreError> {

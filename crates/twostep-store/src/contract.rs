@@ -56,7 +56,8 @@ pub use event_ids::{
 };
 pub use reads::{
     global_order_is_consistent_with_each_stream, head_and_watch_follow_commits,
-    read_all_is_exclusive_of_position, reads_stream_forwards_with_paging,
+    read_all_is_exclusive_of_position, reads_see_appends_made_after_reading_to_the_end,
+    reads_stream_forwards_with_paging,
 };
 pub use subscriptions::subscription_delivers_every_event_once_in_order_and_resumes;
 
@@ -89,6 +90,7 @@ all_checks![
     invalid_appends_are_refused,
     appended_events_read_back_exactly,
     reads_stream_forwards_with_paging,
+    reads_see_appends_made_after_reading_to_the_end,
     read_all_is_exclusive_of_position,
     global_order_is_consistent_with_each_stream,
     head_and_watch_follow_commits,

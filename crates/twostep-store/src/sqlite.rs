@@ -12,11 +12,13 @@
 //!   is on disk before any append of its group is acknowledged.
 
 mod append;
+mod heads;
 mod readers;
 mod rows;
 mod schema;
 mod writer;
 
+use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -26,6 +28,7 @@ use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use self::append::{Append, PreparedEvent};
+use self::heads::KnownHeads;
 use self::readers::Readers;
 use self::writer::AppendRequest;
 use crate::{
@@ -51,6 +54,9 @@ pub struct SqliteStore {
 
 struct Inner {
     readers: Arc<Readers>,
+    heads: Arc<KnownHeads>,
+    /// Held while the store is open: one process writes the file.
+    _lock: File,
     requests: Option<mpsc::Sender<AppendRequest>>,
     writer: Option<JoinHandle<()>>,
     /// Kept here too so that watchers never see the channel close while a
@@ -62,16 +68,24 @@ impl SqliteStore {
     /// Opens the database file at `path`, creating it and its schema if
     /// missing, and starts the writer thread. Blocks on file I/O: call it at
     /// start-up or inside `spawn_blocking`.
+    ///
+    /// The file is locked (`<path>.lock`) for as long as the store is open:
+    /// a second store on the same file, in this process or another, is
+    /// refused, so the writer and the known stream heads stay exact.
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        let lock = lock_file(path)?;
         let mut conn = schema::open_writer(path)?;
         schema::migrate(&mut conn)?;
         let head = rows::head(&conn)?;
         let (committed, _) = watch::channel(head);
         let (requests, queue) = mpsc::channel(QUEUE_CAPACITY);
-        let writer = spawn_writer(conn, queue, committed.clone())?;
+        let heads = Arc::new(KnownHeads::default());
+        let writer = spawn_writer(conn, queue, committed.clone(), heads.clone())?;
         Ok(SqliteStore {
             inner: Arc::new(Inner {
                 readers: Arc::new(Readers::new(path, MAX_READERS)),
+                heads,
+                _lock: lock,
                 requests: Some(requests),
                 writer: Some(writer),
                 committed,
@@ -80,14 +94,43 @@ impl SqliteStore {
     }
 }
 
+/// Takes the exclusive lock of the database file, or says who holds it.
+fn lock_file(path: &Path) -> Result<File, StoreError> {
+    let mut lock_path = path.as_os_str().to_owned();
+    lock_path.push(".lock");
+    let lock = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|err| {
+            StoreError::Unavailable(format!(
+                "cannot open {}: {err}",
+                lock_path.to_string_lossy()
+            ))
+        })?;
+    match lock.try_lock() {
+        Ok(()) => Ok(lock),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Unavailable(format!(
+            "{} is already open in another store (another twostep process on this data directory?)",
+            path.display()
+        ))),
+        Err(std::fs::TryLockError::Error(err)) => Err(StoreError::Unavailable(format!(
+            "cannot lock {}: {err}",
+            lock_path.to_string_lossy()
+        ))),
+    }
+}
+
 fn spawn_writer(
     conn: Connection,
     queue: mpsc::Receiver<AppendRequest>,
     notify: watch::Sender<Position>,
+    heads: Arc<KnownHeads>,
 ) -> Result<JoinHandle<()>, StoreError> {
     std::thread::Builder::new()
         .name("twostep-sqlite-writer".into())
-        .spawn(move || writer::run(conn, queue, notify))
+        .spawn(move || writer::run(conn, queue, notify, &heads))
         .map_err(|err| StoreError::Unavailable(format!("cannot start the writer thread: {err}")))
 }
 
@@ -147,11 +190,20 @@ impl EventStore for SqliteStore {
         after_version: u64,
         limit: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let stream = stream.to_owned();
-        self.inner
+        if limit == 0 || self.inner.heads.nothing_after(stream, after_version) {
+            return Ok(Vec::new());
+        }
+        let owned = stream.to_owned();
+        let events = self
+            .inner
             .readers
-            .run(move |conn| rows::read_stream(conn, &stream, after_version, limit))
-            .await
+            .run(move |conn| rows::read_stream(conn, &owned, after_version, limit))
+            .await?;
+        if events.len() < limit {
+            let head = events.last().map_or(after_version, |e| e.version);
+            self.inner.heads.record(stream, head);
+        }
+        Ok(events)
     }
 
     async fn read_all(

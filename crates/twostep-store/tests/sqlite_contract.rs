@@ -42,6 +42,7 @@ contract_tests![
     invalid_appends_are_refused,
     appended_events_read_back_exactly,
     reads_stream_forwards_with_paging,
+    reads_see_appends_made_after_reading_to_the_end,
     read_all_is_exclusive_of_position,
     global_order_is_consistent_with_each_stream,
     head_and_watch_follow_commits,

@@ -2,7 +2,6 @@
 //! with a file it cannot trust.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use serde_json::json;
 use twostep_store::ExpectedVersion::{Exact, NoStream};
@@ -191,38 +190,24 @@ fn a_file_that_is_not_a_database_is_refused() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_handles_on_one_file_share_one_order() {
-    // Two stores on one file behave like two processes: each has its own
-    // writer, SQLite's lock serialises them, positions stay dense.
+#[tokio::test]
+async fn a_second_store_on_one_file_is_refused_until_the_first_closes() {
+    // One process writes the file: its writer and its known stream heads
+    // are then exact. A second store (here, or in another process) is refused.
     let dir = tempfile::tempdir().expect("a temporary directory");
     let path = database(&dir);
-    let one: Arc<dyn EventStore> = Arc::new(SqliteStore::open(&path).expect("first store"));
-    let two: Arc<dyn EventStore> = Arc::new(SqliteStore::open(&path).expect("second store"));
-    let mut tasks = tokio::task::JoinSet::new();
-    for (n, store) in [one.clone(), two.clone()]
-        .into_iter()
-        .cycle()
-        .take(8)
-        .enumerate()
-    {
-        tasks.spawn(async move {
-            for i in 0..25 {
-                let stream = format!("stream-{n}");
-                store
-                    .append(&stream, Exact(i), vec![event(i)])
-                    .await
-                    .expect("append");
-            }
-        });
+    let one = SqliteStore::open(&path).expect("first store");
+    one.append("stream-1", Exact(0), vec![event(0)])
+        .await
+        .expect("append");
+    match SqliteStore::open(&path) {
+        Err(StoreError::Unavailable(message)) => {
+            assert!(message.contains("already open"), "{message}")
+        }
+        Err(other) => panic!("expected Unavailable, got {other}"),
+        Ok(_) => panic!("a second store opened the same file"),
     }
-    while let Some(joined) = tasks.join_next().await {
-        joined.expect("an appending task");
-    }
-    let all = everything(one.as_ref()).await;
-    assert_eq!(
-        all.iter().map(|e| e.position).collect::<Vec<_>>(),
-        (1..=200).collect::<Vec<_>>()
-    );
-    assert_eq!(two.head().await.expect("head"), 200);
+    drop(one);
+    let two = SqliteStore::open(&path).expect("opens once the first is closed");
+    assert_eq!(two.head().await.expect("head"), 1);
 }

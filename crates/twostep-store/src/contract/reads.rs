@@ -275,3 +275,48 @@ pub async fn head_and_watch_follow_commits(store: Arc<dyn EventStore>) -> Verdic
     );
     Ok(())
 }
+
+/// A reader that has read a stream to its end (or found it empty) sees what
+/// is appended afterwards: an adapter that remembers stream heads to skip
+/// queries must never answer from a stale one.
+pub async fn reads_see_appends_made_after_reading_to_the_end(
+    store: Arc<dyn EventStore>,
+) -> Verdict {
+    let stream = fresh_stream("read-then-append");
+    let before = store
+        .read_stream(&stream, 0, 10)
+        .await
+        .context("reading an empty stream")?;
+    if !before.is_empty() {
+        return Err(format!("a fresh stream read back {} events", before.len()));
+    }
+    for round in 0..3u64 {
+        let appended = store
+            .append(&stream, Exact(round * 2), new_events(2))
+            .await
+            .context("appending")?
+            .recorded;
+        let read = store
+            .read_stream(&stream, round * 2, 10)
+            .await
+            .context("reading after an append")?;
+        if ids(&read) != ids(&appended) {
+            return Err(format!(
+                "after reading to version {}, then appending 2 events, the next read returned versions {:?}",
+                round * 2,
+                versions(&read)
+            ));
+        }
+        let past_end = store
+            .read_stream(&stream, round * 2 + 2, 10)
+            .await
+            .context("reading past the end")?;
+        if !past_end.is_empty() {
+            return Err(format!(
+                "reading after the last version returned {:?}",
+                versions(&past_end)
+            ));
+        }
+    }
+    Ok(())
+}

@@ -17,6 +17,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::MAX_BATCH;
 use super::append::{Append, append_one};
+use super::heads::KnownHeads;
 use super::rows::{self, db_error};
 use crate::{AppendOutcome, Position, StoreError};
 
@@ -35,6 +36,7 @@ pub(super) fn run(
     mut conn: Connection,
     mut queue: mpsc::Receiver<AppendRequest>,
     committed: watch::Sender<Position>,
+    heads: &KnownHeads,
 ) {
     let mut group = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = queue.blocking_recv() {
@@ -48,6 +50,11 @@ pub(super) fn run(
         let (appends, replies): (Vec<_>, Vec<_>) =
             group.drain(..).map(|r| (r.append, r.reply)).unzip();
         let outcomes = commit_group(&mut conn, appends, &committed);
+        for outcome in outcomes.iter().flatten() {
+            if let Some(event) = outcome.recorded.first() {
+                heads.record(&event.stream, outcome.stream_version);
+            }
+        }
         for (reply, outcome) in replies.into_iter().zip(outcomes) {
             // The caller may have given up waiting; the outcome stands anyway.
             let _ = reply.send(outcome);
