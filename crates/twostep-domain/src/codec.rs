@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::de::value::MapDeserializer;
 use serde_json::{Map, Value};
 
 /// Schema version of every event type this build writes. When an event's
@@ -57,10 +58,13 @@ pub fn decode<E: DeserializeOwned>(
             found: schema_version,
         });
     }
-    let mut map = Map::new();
-    map.insert("type".to_owned(), Value::String(event_type.to_owned()));
-    map.insert("data".to_owned(), data.clone());
-    Ok(serde_json::from_value(Value::Object(map))?)
+    // The tag goes first, so serde reads the data straight into the variant
+    // instead of buffering it (as it must when `data` precedes `type`, which
+    // is the order of a `serde_json::Map`).
+    let tag = Value::String(event_type.to_owned());
+    let entries = [("type", &tag), ("data", data)];
+    let fields = MapDeserializer::<_, serde_json::Error>::new(entries.into_iter());
+    Ok(E::deserialize(fields)?)
 }
 
 #[cfg(test)]
