@@ -413,7 +413,14 @@ async fn warm_up(base: &str, challenges: &[(String, String)]) {
 async fn wait_for_read_models(base: &str) {
     let http = client();
     loop {
-        let reply: Value = http.get(format!("{base}/readyz")).send().await.unwrap().json().await.unwrap();
+        let reply: Value = http
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         if reply["projection_lag"] == 0 {
             return;
         }
@@ -526,7 +533,10 @@ async fn main() {
     let server = start(dir.path());
     let caught_up = Instant::now();
     wait_for_read_models(&server.base).await;
-    println!("read models caught up with the fixture in {:.1} s", caught_up.elapsed().as_secs_f64());
+    println!(
+        "read models caught up with the fixture in {:.1} s",
+        caught_up.elapsed().as_secs_f64()
+    );
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
 
     let (throughput, latencies) = code_steps(&server.base, cold, clients, None).await;

@@ -28,7 +28,7 @@ pub enum IdentifierError {
     #[error("must be at most {MAX_IDENTIFIER_CHARS} characters")]
     TooLong,
     /// Contains a control or other invisible formatting character.
-    #[error("must not contain control characters")]
+    #[error("must not contain control or invisible formatting characters")]
     ControlCharacter,
 }
 
@@ -39,6 +39,33 @@ pub fn identifier_key(raw: &str) -> String {
     folded.nfkc().collect()
 }
 
+/// Invisible formatting characters (Unicode `Cf` that render as nothing, and
+/// bidirectional controls): a login containing one would look exactly like
+/// another login without it.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{061C}'
+            | '\u{115F}'
+            | '\u{1160}'
+            | '\u{17B4}'
+            | '\u{17B5}'
+            | '\u{180B}'..='\u{180F}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF0}'..='\u{FFF8}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0000}'..='\u{E0FFF}'
+    )
+}
+
 fn checked_display(raw: &str) -> Result<String, IdentifierError> {
     let display: String = raw.nfc().collect::<String>().trim().to_owned();
     if display.is_empty() || identifier_key(&display).is_empty() {
@@ -47,7 +74,7 @@ fn checked_display(raw: &str) -> Result<String, IdentifierError> {
     if display.chars().count() > MAX_IDENTIFIER_CHARS {
         return Err(IdentifierError::TooLong);
     }
-    if display.chars().any(char::is_control) {
+    if display.chars().any(|c| c.is_control() || is_invisible(c)) {
         return Err(IdentifierError::ControlCharacter);
     }
     Ok(display)
@@ -214,6 +241,27 @@ mod tests {
         assert_eq!(
             Login::parse("al\u{0}ice"),
             Err(IdentifierError::ControlCharacter)
+        );
+    }
+
+    #[test]
+    fn refuses_invisible_characters_that_would_spoof_another_login() {
+        for spoof in [
+            "alice\u{200B}",
+            "al\u{200D}ice",
+            "\u{FEFF}alice",
+            "ali\u{202E}ce",
+            "alice\u{00AD}",
+        ] {
+            assert_eq!(
+                Login::parse(spoof),
+                Err(IdentifierError::ControlCharacter),
+                "{spoof:?}"
+            );
+        }
+        assert!(
+            Login::parse("zoë.ångström").is_ok(),
+            "letters with diacritics stay allowed"
         );
     }
 
