@@ -597,6 +597,7 @@ fn value_cases() -> Vec<Case> {
         ("after=abc", 400, "bad_request", None),
         ("login=%00", 422, "invalid_field", Some("login")),
         ("colour=blue", 400, "bad_request", None),
+        ("outcome=sucess", 422, "invalid_field", Some("outcome")),
     ] {
         let mut c = case(
             format!("history ?{query}"),

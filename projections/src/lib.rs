@@ -56,6 +56,12 @@ pub use views::{
 use crate::db::Database;
 use crate::projectors::Projector;
 
+/// The outcomes a login-history entry can have (`code_sent`,
+/// `invalid_code`, …), the values the `outcome` filter accepts.
+pub fn history_outcomes() -> Vec<&'static str> {
+    projectors::outcome_names()
+}
+
 /// Names of the projectors, as [`ReadModels::checkpoints`] and
 /// [`ReadModels::reset`] use them.
 pub const PROJECTORS: [&str; 4] = [

@@ -14,7 +14,7 @@ use rusqlite::Transaction;
 
 pub(crate) use active_codes::active_code;
 pub(crate) use lockout::lockout;
-pub(crate) use login_history::login_history;
+pub(crate) use login_history::{login_history, outcome_names};
 pub(crate) use security_alerts::security_alerts;
 
 use crate::ProjectionError;

@@ -258,6 +258,17 @@ pub async fn login_history(
         }
         .into());
     }
+    if let Some(outcome) = params.outcome.as_deref() {
+        let known = twostep_projections::history_outcomes();
+        if !known.contains(&outcome) {
+            let message = format!("must be one of: {}", known.join(", "));
+            return Err(AppError::InvalidField {
+                field: "outcome",
+                message,
+            }
+            .into());
+        }
+    }
     let licence_id = licence_id(&state, &licence).await?;
     let user = match params.login.as_deref() {
         Some(login) => {

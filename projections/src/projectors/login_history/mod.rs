@@ -19,6 +19,11 @@ use twostep_domain::{AttemptEvent, LicenceEvent, LicenceId};
 
 use self::outcome::{Outcome, Step, describe};
 pub(crate) use self::query::login_history;
+
+/// The outcome names the login history knows, for validating filters.
+pub(crate) fn outcome_names() -> Vec<&'static str> {
+    Outcome::all_names()
+}
 use super::users::{Directory, users_table};
 use crate::ProjectionError;
 use crate::batch::{Decoded, Fact};

@@ -105,6 +105,11 @@ impl Outcome {
         Outcome::ALL.into_iter().find(|o| o.code() == code)
     }
 
+    /// Every outcome name, in code order.
+    pub(super) fn all_names() -> Vec<&'static str> {
+        Outcome::ALL.into_iter().map(|o| o.names().1).collect()
+    }
+
     /// The outcome named `name` (`invalid_code`…).
     pub(super) fn named(name: &str) -> Option<Outcome> {
         Outcome::ALL.into_iter().find(|o| o.names().1 == name)
