@@ -248,17 +248,22 @@ async fn parallel_wrong_codes_lock_after_exactly_max_failed_codes() {
     assert_eq!(of_type(&service.events(), "CodeAccepted").len(), 0);
     assert_eq!(of_type(&service.events(), "AccountLocked").len(), 1);
 
-    // The lock ends by itself; the kept code then works.
+    // The lock voided the code; once it ends by itself, a new code is sent and works.
+    assert!(
+        of_type(&service.events(), "AccountLocked")[0].data["voided_code"].is_string(),
+        "the lock voids the outstanding code"
+    );
     sleep_past(&locked_until).await;
     let step = service.password_step(LICENCE, LOGIN, PASSWORD).await;
     assert_eq!(
         (step.status, step.body["status"].as_str()),
-        (200, Some("code_already_sent")),
+        (200, Some("code_sent")),
         "{}",
         step.raw
     );
+    let new_code = latest_emailed_code(&service, EMAIL);
     let session = service
-        .code_step(step.body["challenge_id"].as_str().unwrap(), &right)
+        .code_step(step.body["challenge_id"].as_str().unwrap(), &new_code)
         .await;
     assert_eq!(
         (session.status, session.body["status"].as_str()),
@@ -268,8 +273,8 @@ async fn parallel_wrong_codes_lock_after_exactly_max_failed_codes() {
     );
     assert_eq!(
         outbox_emails_to(&service, EMAIL).len(),
-        2,
-        "the access e-mail and one code"
+        3,
+        "the access e-mail, the voided code and the new one"
     );
     assert_eq!(of_type(&service.events(), "LockExpired").len(), 1);
 }
@@ -298,36 +303,41 @@ async fn parallel_wrong_passwords_lock_after_exactly_max_failed_passwords() {
         );
     }
 
+    // Every wrong password counts, also during a lock, and every
+    // MAX_FAILED_PASSWORDS of them in a row lock again for twice as long.
     let events = service.events();
     let locks = of_type(&events, "AccountLocked");
-    assert_eq!(locks.len(), 1, "one lock");
-    assert_eq!(
-        (&locks[0].data["cause"], &locks[0].data["lock_number"]),
-        (&json!("passwords"), &json!(1))
-    );
+    let expected_locks = PARALLEL / MAX_FAILED_PASSWORDS;
+    assert_eq!(locks.len(), expected_locks);
+    for (n, lock) in locks.iter().enumerate() {
+        assert_eq!(
+            (&lock.data["cause"], &lock.data["lock_number"]),
+            (&json!("passwords"), &json!(n + 1))
+        );
+    }
     let rejected = of_type(&events, "PasswordRejected");
     assert_eq!(rejected.len(), PARALLEL, "every attempt is recorded");
-    let (before, after): (Vec<&StoredEvent>, Vec<&StoredEvent>) = rejected
+    assert!(rejected.iter().all(|e| e.data["counted"] == json!(true)));
+    let in_a_row: Vec<Value> = rejected
         .iter()
-        .partition(|e| e.position < locks[0].position);
-    let in_a_row: Vec<&Value> = before
-        .iter()
-        .map(|e| &e.data["failed_passwords_in_a_row"])
+        .map(|e| e.data["failed_passwords_in_a_row"].clone())
         .collect();
     assert_eq!(
         in_a_row,
-        [&json!(1), &json!(2), &json!(3), &json!(4), &json!(5)]
+        (1..=PARALLEL).map(|n| json!(n)).collect::<Vec<_>>()
     );
-    assert!(before.iter().all(|e| e.data["counted"] == json!(true)));
-    assert_eq!(after.len(), PARALLEL - MAX_FAILED_PASSWORDS);
-    assert!(
-        after.iter().all(|e| e.data["counted"] == json!(false)),
-        "attempts during the lock do not count"
-    );
-    assert_eq!(
-        counted(&events, "PasswordRejected").len(),
-        MAX_FAILED_PASSWORDS
-    );
+    for (n, lock) in locks.iter().enumerate() {
+        let before = rejected
+            .iter()
+            .filter(|e| e.position < lock.position)
+            .count();
+        assert_eq!(
+            before,
+            (n + 1) * MAX_FAILED_PASSWORDS,
+            "lock {} follows exactly its guesses",
+            n + 1
+        );
+    }
 
     let right = service.password_step(LICENCE, LOGIN, PASSWORD).await;
     assert_eq!(
@@ -336,5 +346,8 @@ async fn parallel_wrong_passwords_lock_after_exactly_max_failed_passwords() {
         "{}",
         right.raw
     );
-    assert_eq!(right.body["locked_until"], locks[0].data["locked_until"]);
+    assert_eq!(
+        right.body["locked_until"],
+        locks[expected_locks - 1].data["locked_until"]
+    );
 }

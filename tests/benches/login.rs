@@ -352,7 +352,7 @@ async fn prepare_challenges(data_dir: &Path, count: usize) -> Vec<(String, Strin
             user: user.user_id,
             challenge_id: fresh.fresh.challenge_id,
         }
-        .encode();
+        .encode(&key);
         let code = OneTimeCode::from_digits(&fresh.fresh.code_digits, 6)
             .as_str()
             .to_owned();
@@ -381,7 +381,9 @@ async fn warm_up(base: &str, challenges: &[(String, String)]) {
     let tokens: Vec<String> = challenges
         .iter()
         .map(|(handle, _)| {
-            let user = ChallengeHandle::parse(handle).unwrap().user;
+            let user = ChallengeHandle::parse(handle, &ServiceKey::new(SECRET.as_bytes()))
+                .unwrap()
+                .user;
             new_token(TokenKind::Session, user).0.encode()
         })
         .collect();

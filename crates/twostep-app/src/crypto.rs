@@ -22,6 +22,7 @@ pub const MIN_SECRET_BYTES: usize = 32;
 pub struct ServiceKey {
     code_key: [u8; 32],
     identifier_key: [u8; 32],
+    handle_key: [u8; 32],
 }
 
 impl std::fmt::Debug for ServiceKey {
@@ -48,6 +49,7 @@ impl ServiceKey {
         Self {
             code_key: hmac(secret, &[b"twostep/code-digest/v1"]),
             identifier_key: hmac(secret, &[b"twostep/identifier-digest/v1"]),
+            handle_key: hmac(secret, &[b"twostep/challenge-handle/v1"]),
         }
     }
 
@@ -57,6 +59,20 @@ impl ServiceKey {
             &self.identifier_key,
             &[licence_key.as_bytes(), &[0], login_key.as_bytes()],
         ))
+    }
+}
+
+impl ServiceKey {
+    /// The tag that makes a challenge handle unforgeable: the first 128 bits
+    /// of an HMAC of the user and challenge ids.
+    pub fn handle_tag(&self, user: UserId, challenge_id: Uuid) -> [u8; 16] {
+        let mac = hmac(
+            &self.handle_key,
+            &[user.0.as_bytes(), challenge_id.as_bytes()],
+        );
+        let mut tag = [0u8; 16];
+        tag.copy_from_slice(&mac[..16]);
+        tag
     }
 }
 

@@ -185,7 +185,7 @@ impl Twostep {
                                 user: user.user_id,
                                 challenge_id: *challenge_id,
                             }
-                            .encode(),
+                            .encode(&self.key),
                             channel: code.channel,
                             destination: code.destination.clone(),
                             code_expires_at: code.expires_at,
@@ -267,7 +267,8 @@ impl Twostep {
         challenge_id: &str,
         code: &str,
     ) -> Result<SessionGrant, AppError> {
-        let handle = ChallengeHandle::parse(challenge_id).ok_or(AppError::InvalidCode)?;
+        let handle =
+            ChallengeHandle::parse(challenge_id, &self.key).ok_or(AppError::InvalidCode)?;
         let Some((account, _, standing)) = self.account_and_standing(handle.user).await? else {
             return Err(AppError::InvalidCode);
         };
@@ -317,7 +318,7 @@ impl Twostep {
         };
         let session = account
             .account
-            .live_session(token.id, &token.digest(), now())
+            .live_session(token.id, &token.digest(), now(), standing.activation_epoch)
             .ok_or(AppError::Unauthenticated)?;
         let user = licence
             .user(token.user())
@@ -365,7 +366,7 @@ impl Twostep {
         };
         if account
             .account
-            .usable_token(token.id, &presented.digest, now())
+            .usable_token(token.id, &presented.digest, now(), standing.email_epoch)
             .is_none()
             || !standing.active
         {

@@ -10,7 +10,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use twostep_domain::{Digest, UserId};
 use uuid::Uuid;
 
-use crate::crypto::token_digest;
+use subtle::ConstantTimeEq;
+
+use crate::crypto::{ServiceKey, token_digest};
 
 /// What a secret token opens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,8 +99,12 @@ impl fmt::Debug for SecretToken {
     }
 }
 
-/// A challenge as the client names it: `ch_{base64url(user id ‖ challenge id)}`.
-/// Not a secret (the code is), but unguessable.
+/// A challenge as the client names it:
+/// `ch_{base64url(user id ‖ challenge id ‖ tag)}`, where the tag is a MAC of
+/// both ids with the service key. Only the service can make one, so a
+/// handle that does not verify is refused before any stream is read: nobody
+/// can probe which users exist (user ids are derived from public names) or
+/// write into their history without having passed their password step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ChallengeHandle {
     /// The user.
@@ -108,24 +114,29 @@ pub struct ChallengeHandle {
 }
 
 impl ChallengeHandle {
-    /// Parses a handle; `None` if it is not one.
-    pub fn parse(text: &str) -> Option<Self> {
+    /// Parses and verifies a handle; `None` if it is not one the service made.
+    pub fn parse(text: &str, key: &ServiceKey) -> Option<Self> {
         let body = text.trim().strip_prefix("ch_")?;
-        if body.len() > 50 {
+        if body.len() > 70 {
             return None;
         }
         let bytes = URL_SAFE_NO_PAD.decode(body).ok()?;
-        let bytes: [u8; 32] = bytes.try_into().ok()?;
+        let bytes: [u8; 48] = bytes.try_into().ok()?;
         let user = UserId(Uuid::from_slice(&bytes[..16]).ok()?);
-        let challenge_id = Uuid::from_slice(&bytes[16..]).ok()?;
-        Some(Self { user, challenge_id })
+        let challenge_id = Uuid::from_slice(&bytes[16..32]).ok()?;
+        let genuine: bool = key
+            .handle_tag(user, challenge_id)
+            .ct_eq(&bytes[32..])
+            .into();
+        genuine.then_some(Self { user, challenge_id })
     }
 
     /// The text handed to the client.
-    pub fn encode(&self) -> String {
-        let mut bytes = Vec::with_capacity(32);
+    pub fn encode(&self, key: &ServiceKey) -> String {
+        let mut bytes = Vec::with_capacity(48);
         bytes.extend_from_slice(self.user.0.as_bytes());
         bytes.extend_from_slice(self.challenge_id.as_bytes());
+        bytes.extend_from_slice(&key.handle_tag(self.user, self.challenge_id));
         format!("ch_{}", URL_SAFE_NO_PAD.encode(bytes))
     }
 }
@@ -176,8 +187,44 @@ mod tests {
             user: UserId(Uuid::from_u128(5)),
             challenge_id: Uuid::from_u128(6),
         };
-        assert_eq!(ChallengeHandle::parse(&handle.encode()), Some(handle));
-        assert_eq!(ChallengeHandle::parse("ch_!!"), None);
-        assert_eq!(ChallengeHandle::parse("nope"), None);
+        let key = ServiceKey::new(&[1; 32]);
+        let text = handle.encode(&key);
+        assert_eq!(ChallengeHandle::parse(&text, &key), Some(handle));
+        assert_eq!(
+            ChallengeHandle::parse(&text, &ServiceKey::new(&[2; 32])),
+            None,
+            "another key"
+        );
+        assert_eq!(ChallengeHandle::parse("ch_!!", &key), None);
+        assert_eq!(ChallengeHandle::parse("nope", &key), None);
+    }
+
+    #[test]
+    fn a_forged_handle_does_not_verify() {
+        let key = ServiceKey::new(&[1; 32]);
+        let genuine = ChallengeHandle {
+            user: UserId(Uuid::from_u128(5)),
+            challenge_id: Uuid::from_u128(6),
+        };
+        let other = ChallengeHandle {
+            user: UserId(Uuid::from_u128(7)),
+            ..genuine
+        };
+        let text = genuine.encode(&key);
+        let bytes = URL_SAFE_NO_PAD.decode(&text[3..]).unwrap_or_default();
+        let mut swapped = other.user.0.as_bytes().to_vec();
+        swapped.extend_from_slice(&bytes[16..]);
+        let forged = format!("ch_{}", URL_SAFE_NO_PAD.encode(swapped));
+        assert_eq!(
+            ChallengeHandle::parse(&forged, &key),
+            None,
+            "another user with the same tag"
+        );
+        let mut flipped = bytes.clone();
+        flipped[40] ^= 1;
+        assert_eq!(
+            ChallengeHandle::parse(&format!("ch_{}", URL_SAFE_NO_PAD.encode(flipped)), &key),
+            None
+        );
     }
 }

@@ -209,17 +209,33 @@ impl Draft {
     fn lock(&mut self, standing: &Standing, cause: LockCause, now: Timestamp) {
         let lock_number = self.state.locks_since_success + 1;
         let locked_until = now.plus_seconds(standing.policy.lock_duration(lock_number));
-        let mut caused_by = match cause {
-            LockCause::Codes => self.state.failed_code_versions.clone(),
-            LockCause::Passwords => self.state.failed_password_versions.clone(),
+        // The failures of this streak that made the lock (a lock during a
+        // lock is made by the last `max` of them).
+        let (versions, max) = match cause {
+            LockCause::Codes => (
+                &self.state.failed_code_versions,
+                standing.policy.max_failed_codes,
+            ),
+            LockCause::Passwords => (
+                &self.state.failed_password_versions,
+                standing.policy.max_failed_passwords,
+            ),
         };
+        let first = versions.len().saturating_sub(max as usize);
+        let mut caused_by = versions[first..].to_vec();
         let closed_challenge = self.state.open_challenge.as_ref().map(|c| c.challenge_id);
+        let voided_code = self
+            .state
+            .latest_code()
+            .filter(|c| !c.spent && !c.voided && c.expires_at > now)
+            .map(|c| c.code_id);
         self.push(AccountEvent::AccountLocked {
             cause,
             lock_number,
             locked_at: now,
             locked_until,
             closed_challenge,
+            voided_code,
         });
         caused_by.push(self.state.version);
         let kind = match cause {
@@ -232,7 +248,7 @@ impl Draft {
     fn start_session(
         &mut self,
         session: NewToken,
-        policy_ttl: u64,
+        standing: &Standing,
         second_factor: Option<Channel>,
         now: Timestamp,
     ) {
@@ -240,8 +256,9 @@ impl Draft {
             session_id: session.token_id,
             token_digest: session.digest,
             started_at: now,
-            expires_at: now.plus_seconds(policy_ttl),
+            expires_at: now.plus_seconds(standing.policy.session_ttl_seconds),
             second_factor,
+            activation_epoch: standing.activation_epoch,
         });
     }
 
@@ -278,6 +295,7 @@ impl Account {
                     token_id: token.token_id,
                     token_digest: token.digest,
                     expires_at: now.plus_seconds(ACCESS_CONFIRMATION_TTL_SECONDS),
+                    email_epoch: standing.email_epoch,
                 });
             }
             AccountCommand::RequestPasswordReset { token } => {
@@ -296,6 +314,7 @@ impl Account {
                     token_digest: token.digest,
                     requested_at: now,
                     expires_at: now.plus_seconds(PASSWORD_RESET_TTL_SECONDS),
+                    email_epoch: standing.email_epoch,
                 });
             }
             AccountCommand::SetPassword {
@@ -304,7 +323,7 @@ impl Account {
             } => {
                 let usable = draft
                     .state
-                    .usable_token(token.token_id, &token.digest, now)
+                    .usable_token(token.token_id, &token.digest, now, standing.email_epoch)
                     .map(|t| t.purpose);
                 let Some(via) = usable.filter(|_| standing.active) else {
                     return Err(AccountRejection::InvalidToken);
@@ -315,12 +334,20 @@ impl Account {
                     .latest_code()
                     .filter(|c| !c.spent && !c.voided && c.expires_at > now)
                     .map(|c| c.code_id);
+                let ended_sessions = draft
+                    .state
+                    .sessions
+                    .iter()
+                    .filter(|(_, s)| s.expires_at > now)
+                    .map(|(id, _)| *id)
+                    .collect();
                 draft.push(AccountEvent::PasswordSet {
                     via,
                     token_id: token.token_id,
                     password_hash: password_hash.clone(),
                     closed_challenge,
                     voided_code,
+                    ended_sessions,
                 });
             }
             AccountCommand::SubmitPassword { check, fresh } => {
@@ -403,7 +430,11 @@ impl Account {
                 draft.alert(standing, AlertKind::UnrequestedCodeReported, caused_by);
             }
             AccountCommand::EndSession { session_id, digest } => {
-                if draft.state.live_session(*session_id, digest, now).is_none() {
+                let live =
+                    draft
+                        .state
+                        .live_session(*session_id, digest, now, standing.activation_epoch);
+                if live.is_none() {
                     return Err(AccountRejection::SessionNotFound);
                 }
                 draft.push(AccountEvent::SessionEnded {
@@ -447,14 +478,16 @@ fn submit_password(
     }
     let locked_until = draft.state.lock_at(now).map(|lock| lock.until);
     if !check.matched {
-        let counted = locked_until.is_none();
-        let failed_passwords_in_a_row = if counted { in_a_row + 1 } else { in_a_row };
+        // Wrong passwords count also while locked, and every
+        // `max_failed_passwords` of them in a row lock (again, for twice as
+        // long): a lock bounds password guessing, it does not just pause it.
+        let failed_passwords_in_a_row = in_a_row + 1;
         draft.push(AccountEvent::PasswordRejected {
             reason: PasswordRefusal::WrongPassword,
-            counted,
+            counted: true,
             failed_passwords_in_a_row,
         });
-        if counted && failed_passwords_in_a_row >= standing.policy.max_failed_passwords {
+        if failed_passwords_in_a_row.is_multiple_of(standing.policy.max_failed_passwords) {
             draft.lock(standing, LockCause::Passwords, now);
         }
         return Ok(());
@@ -464,12 +497,7 @@ fn submit_password(
         return Ok(());
     }
     let Some(route) = &standing.route else {
-        draft.start_session(
-            fresh.session,
-            standing.policy.session_ttl_seconds,
-            None,
-            now,
-        );
+        draft.start_session(fresh.session, standing, None, now);
         return Ok(());
     };
     if route.destination.is_none() {
@@ -582,12 +610,7 @@ fn verify_code(
                 challenge_id,
                 code_id,
             });
-            draft.start_session(
-                session,
-                standing.policy.session_ttl_seconds,
-                Some(route.channel),
-                now,
-            );
+            draft.start_session(session, standing, Some(route.channel), now);
         }
         Err(reason) => {
             let failed_codes_in_a_row = draft.state.failed_codes + 1;

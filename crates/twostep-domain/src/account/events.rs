@@ -100,6 +100,9 @@ pub enum AccountEvent {
         token_digest: Digest,
         /// The token is refused after this instant.
         expires_at: Timestamp,
+        /// Licence version of the e-mail address it was sent to: the token is
+        /// void once the address changes.
+        email_epoch: u64,
     },
     /// A single-use password reset token was issued; older reset tokens are void.
     PasswordResetRequested {
@@ -111,10 +114,13 @@ pub enum AccountEvent {
         requested_at: Timestamp,
         /// The token is refused after this instant.
         expires_at: Timestamp,
+        /// Licence version of the e-mail address it was sent to: the token is
+        /// void once the address changes.
+        email_epoch: u64,
     },
     /// The user set a password with a token. Spends every outstanding token,
-    /// closes the open challenge and voids the latest code. Never starts a
-    /// session, never lifts a lock.
+    /// closes the open challenge, voids the latest code and ends every live
+    /// session. Never starts a session, never lifts a lock.
     PasswordSet {
         /// Which kind of token was used.
         via: TokenPurpose,
@@ -126,12 +132,15 @@ pub enum AccountEvent {
         closed_challenge: Option<Uuid>,
         /// The code this voided, if one was usable.
         voided_code: Option<Uuid>,
+        /// The sessions this ended.
+        ended_sessions: Vec<Uuid>,
     },
     /// A password step failed.
     PasswordRejected {
         /// Why.
         reason: PasswordRefusal,
-        /// Whether it counts towards the lock (not while locked, not for inactive users).
+        /// Whether it counts towards a lock (wrong passwords do, also while
+        /// locked; not an inactive user or one without a password).
         counted: bool,
         /// Wrong passwords in a row after this one.
         failed_passwords_in_a_row: u32,
@@ -226,7 +235,8 @@ pub enum AccountEvent {
         /// Wrong codes in a row after this one.
         failed_codes_in_a_row: u32,
     },
-    /// Too many failures in a row: the account is locked until a time.
+    /// Too many failures in a row: the account is locked until a time, and
+    /// the outstanding code is void.
     AccountLocked {
         /// Which failures.
         cause: LockCause,
@@ -238,6 +248,8 @@ pub enum AccountEvent {
         locked_until: Timestamp,
         /// The challenge this closed, if one was open.
         closed_challenge: Option<Uuid>,
+        /// The code this voided, if one could still be used.
+        voided_code: Option<Uuid>,
     },
     /// A lock ended by itself (recorded at the first command after its end);
     /// both failure counters reset.
@@ -264,6 +276,9 @@ pub enum AccountEvent {
         expires_at: Timestamp,
         /// Channel of the second factor, `None` for a licence without 2FA.
         second_factor: Option<Channel>,
+        /// Licence version of the user's last (re)activation: the session is
+        /// void once the user is deactivated, even if reactivated later.
+        activation_epoch: u64,
     },
     /// A session was ended by its holder (logout).
     SessionEnded {

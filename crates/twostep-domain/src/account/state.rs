@@ -23,6 +23,8 @@ pub struct OutstandingToken {
     pub digest: Digest,
     /// Refused after this instant.
     pub expires_at: Timestamp,
+    /// Licence version of the e-mail address it was sent to.
+    pub email_epoch: u64,
 }
 
 /// A one-time code as the account remembers it (never the code itself).
@@ -83,6 +85,8 @@ pub struct Session {
     pub started_at: Timestamp,
     /// When it ends.
     pub expires_at: Timestamp,
+    /// Licence version of the user's (re)activation it was started under.
+    pub activation_epoch: u64,
 }
 
 /// Folded state of an account stream.
@@ -141,27 +145,33 @@ impl Account {
     }
 
     /// A token that can still set a password at `now`.
+    /// (Void once the user's e-mail address changed since it was sent:
+    /// `email_epoch` is the standing's.)
     pub fn usable_token(
         &self,
         token_id: Uuid,
         digest: &Digest,
         now: Timestamp,
+        email_epoch: u64,
     ) -> Option<&OutstandingToken> {
         self.tokens
             .get(&token_id)
-            .filter(|t| t.digest == *digest && t.expires_at > now)
+            .filter(|t| t.digest == *digest && t.expires_at > now && t.email_epoch == email_epoch)
     }
 
     /// A session the presented token opens at `now`.
+    /// (Void once the user was deactivated since it started:
+    /// `activation_epoch` is the standing's.)
     pub fn live_session(
         &self,
         session_id: Uuid,
         digest: &Digest,
         now: Timestamp,
+        activation_epoch: u64,
     ) -> Option<&Session> {
-        self.sessions
-            .get(&session_id)
-            .filter(|s| s.digest == *digest && s.expires_at > now)
+        self.sessions.get(&session_id).filter(|s| {
+            s.digest == *digest && s.expires_at > now && s.activation_epoch == activation_epoch
+        })
     }
 
     fn close_challenge(&mut self, closed: Option<Uuid>) {
@@ -192,12 +202,14 @@ impl Account {
                 token_id,
                 token_digest,
                 expires_at,
+                email_epoch,
                 ..
             } => {
                 let token = OutstandingToken {
                     purpose: TokenPurpose::AccessConfirmation,
                     digest: *token_digest,
                     expires_at: *expires_at,
+                    email_epoch: *email_epoch,
                 };
                 self.tokens.insert(*token_id, token);
             }
@@ -206,6 +218,7 @@ impl Account {
                 token_digest,
                 requested_at,
                 expires_at,
+                email_epoch,
             } => {
                 self.tokens
                     .retain(|_, t| t.purpose != TokenPurpose::PasswordReset);
@@ -213,6 +226,7 @@ impl Account {
                     purpose: TokenPurpose::PasswordReset,
                     digest: *token_digest,
                     expires_at: *expires_at,
+                    email_epoch: *email_epoch,
                 };
                 self.tokens.insert(*token_id, token);
                 self.last_reset_requested_at = Some(*requested_at);
@@ -221,12 +235,16 @@ impl Account {
                 password_hash,
                 closed_challenge,
                 voided_code,
+                ended_sessions,
                 ..
             } => {
                 self.password_hash = Some(password_hash.clone());
                 self.tokens.clear();
                 self.close_challenge(*closed_challenge);
                 self.void_code(*voided_code);
+                for session in ended_sessions {
+                    self.sessions.remove(session);
+                }
             }
             AccountEvent::PasswordRejected {
                 counted,
@@ -332,6 +350,7 @@ impl Account {
                 lock_number,
                 locked_until,
                 closed_challenge,
+                voided_code,
                 ..
             } => {
                 self.lock = Some(Lock {
@@ -340,6 +359,7 @@ impl Account {
                 });
                 self.locks_since_success = *lock_number;
                 self.close_challenge(*closed_challenge);
+                self.void_code(*voided_code);
             }
             AccountEvent::LockExpired { .. } | AccountEvent::LockLifted { .. } => {
                 self.lock = None;
@@ -350,6 +370,7 @@ impl Account {
                 token_digest,
                 started_at,
                 expires_at,
+                activation_epoch,
                 ..
             } => {
                 self.sessions.retain(|_, s| s.expires_at > *started_at);
@@ -357,6 +378,7 @@ impl Account {
                     digest: *token_digest,
                     started_at: *started_at,
                     expires_at: *expires_at,
+                    activation_epoch: *activation_epoch,
                 };
                 self.sessions.insert(*session_id, session);
                 self.reset_counters();

@@ -157,6 +157,8 @@ pub struct UserRecord {
     pub email_since: u64,
     /// Stream version of the last change of the mobile number.
     pub mobile_since: u64,
+    /// Stream version of the last creation, deactivation or reactivation.
+    pub active_since: u64,
 }
 
 /// Where a user's codes go right now, and since when.
@@ -186,6 +188,12 @@ pub struct Standing {
     pub policy: LoginPolicy,
     /// `None` when the licence has no two-factor authentication.
     pub route: Option<CodeRoute>,
+    /// Licence version since which the user's e-mail address is the current
+    /// one: password tokens sent to an older address are void.
+    pub email_epoch: u64,
+    /// Licence version of the user's last creation, deactivation or
+    /// reactivation: sessions started before it are void.
+    pub activation_epoch: u64,
 }
 
 /// Folded state of a licence stream.
@@ -257,6 +265,8 @@ impl Licence {
             active: user.active,
             policy: self.policy,
             route,
+            email_epoch: user.email_since,
+            activation_epoch: user.active_since,
         })
     }
 
@@ -294,6 +304,7 @@ impl Licence {
                     active: true,
                     email_since: version,
                     mobile_since: version,
+                    active_since: version,
                 };
                 self.users.insert(*user_id, record);
             }
@@ -314,11 +325,13 @@ impl Licence {
             LicenceEvent::UserDeactivated { user_id } => {
                 if let Some(user) = self.users.get_mut(user_id) {
                     user.active = false;
+                    user.active_since = version;
                 }
             }
             LicenceEvent::UserReactivated { user_id } => {
                 if let Some(user) = self.users.get_mut(user_id) {
                     user.active = true;
+                    user.active_since = version;
                 }
             }
             LicenceEvent::SecurityAlertRaised(_) => {}

@@ -313,7 +313,7 @@ fn the_lock_is_checked_again_at_the_code_step() {
         .when(password_step(wrong_password(), 2), at(10))
         .then(vec![
             wrong_password_rejected(1),
-            locked(LockCause::Passwords, 1, 10, 910, Some(1)),
+            voiding(locked(LockCause::Passwords, 1, 10, 910, Some(1)), 1),
             alert(7, AlertKind::AccountLockedByPasswords, vec![5, 6]),
         ])
         .when(code_step(1, &code_text(1)), at(20))

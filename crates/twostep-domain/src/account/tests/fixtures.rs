@@ -66,6 +66,8 @@ pub(crate) fn standing_email() -> Standing {
         active: true,
         policy: LoginPolicy::default(),
         route: Some(email_route()),
+        email_epoch: 3,
+        activation_epoch: 3,
     }
 }
 
@@ -296,6 +298,7 @@ pub(crate) fn access_confirmation_issued() -> AccountEvent {
         token_id: access_token().token_id,
         token_digest: access_token().digest,
         expires_at: at(ACCESS_CONFIRMATION_TTL_SECONDS),
+        email_epoch: standing_email().email_epoch,
     }
 }
 
@@ -306,6 +309,7 @@ pub(crate) fn first_password_set() -> AccountEvent {
         password_hash: PASSWORD_HASH.to_owned(),
         closed_challenge: None,
         voided_code: None,
+        ended_sessions: vec![],
     }
 }
 
@@ -320,6 +324,7 @@ pub(crate) fn reset_requested(n: u128, at_s: u64) -> AccountEvent {
         token_digest: reset_token(n).digest,
         requested_at: at(at_s),
         expires_at: at(at_s + PASSWORD_RESET_TTL_SECONDS),
+        email_epoch: standing_email().email_epoch,
     }
 }
 
@@ -418,6 +423,7 @@ pub(crate) fn session_started(n: u128, at_s: u64, second_factor: Option<Channel>
         started_at: at(at_s),
         expires_at: at(at_s + 28_800),
         second_factor,
+        activation_epoch: standing_email().activation_epoch,
     }
 }
 
@@ -442,6 +448,29 @@ pub(crate) fn locked(
         locked_at: at(at_s),
         locked_until: at(until_s),
         closed_challenge: closed.map(challenge),
+        voided_code: None,
+    }
+}
+
+/// The same lock, voiding code `n` (a lock voids the outstanding code).
+pub(crate) fn voiding(lock: AccountEvent, n: u128) -> AccountEvent {
+    match lock {
+        AccountEvent::AccountLocked {
+            cause,
+            lock_number,
+            locked_at,
+            locked_until,
+            closed_challenge,
+            ..
+        } => AccountEvent::AccountLocked {
+            cause,
+            lock_number,
+            locked_at,
+            locked_until,
+            closed_challenge,
+            voided_code: Some(code_id(n)),
+        },
+        other => other,
     }
 }
 

@@ -22,7 +22,7 @@ fn locked_by_five_wrong_codes() -> Vec<AccountEvent> {
         four_wrong_codes_then_password(),
         vec![
             wrong_code_rejected(5, 1, 5),
-            locked(LockCause::Codes, 1, 50, 950, None),
+            voiding(locked(LockCause::Codes, 1, 50, 950, None), 1),
             alert(
                 16,
                 AlertKind::AccountLockedByCodes,
@@ -39,7 +39,7 @@ fn max_failed_codes_wrong_codes_in_a_row_lock_the_account() {
         .when(code_step(5, &wrong_code()), at(50))
         .then(vec![
             wrong_code_rejected(5, 1, 5),
-            locked(LockCause::Codes, 1, 50, 950, None),
+            voiding(locked(LockCause::Codes, 1, 50, 950, None), 1),
             alert(
                 16,
                 AlertKind::AccountLockedByCodes,

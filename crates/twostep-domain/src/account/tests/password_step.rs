@@ -91,21 +91,27 @@ fn a_password_lock_closes_the_open_challenge() {
         .when(password_step(wrong_password(), 2), at(20))
         .then(vec![
             wrong_password_rejected(3),
-            locked(LockCause::Passwords, 1, 20, 920, Some(1)),
+            voiding(locked(LockCause::Passwords, 1, 20, 920, Some(1)), 1),
             alert(9, AlertKind::AccountLockedByPasswords, vec![5, 6, 7, 8]),
         ]);
 }
 
 #[test]
-fn a_wrong_password_while_locked_is_not_counted() {
+fn wrong_passwords_while_locked_count_and_lock_again_for_twice_as_long() {
+    // A lock bounds password guessing: `max_failed_passwords` more wrong
+    // passwords during the lock (versions 8–10) lock again (11), doubled.
     given(locked_by_three_wrong_passwords())
         .on(under(standing_email(), three_strikes()))
         .when(password_step(wrong_password(), 1), at(100))
-        .then(vec![AccountEvent::PasswordRejected {
-            reason: PasswordRefusal::WrongPassword,
-            counted: false,
-            failed_passwords_in_a_row: 3,
-        }]);
+        .then(vec![wrong_password_rejected(4)])
+        .when(password_step(wrong_password(), 2), at(110))
+        .then(vec![wrong_password_rejected(5)])
+        .when(password_step(wrong_password(), 3), at(120))
+        .then(vec![
+            wrong_password_rejected(6),
+            locked(LockCause::Passwords, 2, 120, 1_920, None),
+            alert(12, AlertKind::AccountLockedByPasswords, vec![8, 9, 10, 11]),
+        ]);
 }
 
 #[test]
@@ -145,7 +151,12 @@ fn without_2fa_the_right_password_starts_a_session() {
     );
     assert!(
         state
-            .live_session(session_id(1), &session(1).digest, at(10))
+            .live_session(
+                session_id(1),
+                &session(1).digest,
+                at(10),
+                standing_email().activation_epoch
+            )
             .is_some()
     );
 }

@@ -18,6 +18,7 @@ fn password_set(
         password_hash: NEW_PASSWORD_HASH.to_owned(),
         closed_challenge: closed.map(challenge),
         voided_code: voided.map(code_id),
+        ended_sessions: vec![],
     }
 }
 
@@ -36,6 +37,7 @@ fn a_new_user_is_issued_an_access_confirmation_token() {
             token_id: access_token().token_id,
             token_digest: access_token().digest,
             expires_at: at(ACCESS_CONFIRMATION_TTL_SECONDS),
+            email_epoch: standing_email().email_epoch,
         }]);
 }
 
@@ -283,4 +285,20 @@ fn right_password_for(hash: &str) -> crate::account::PasswordCheck {
         against: Some(hash.to_owned()),
         matched: true,
     }
+}
+
+#[test]
+fn a_token_sent_to_an_address_that_has_since_changed_is_void() {
+    let new_address = crate::licence::Standing {
+        email_epoch: standing_email().email_epoch + 4,
+        ..standing_email()
+    };
+    given(vec![access_confirmation_issued()])
+        .on(new_address.clone())
+        .when(set_password(access_token()), at(10))
+        .then_rejected(AccountRejection::InvalidToken);
+    given([with_password(), vec![reset_requested(1, 0)]].concat())
+        .on(new_address)
+        .when(set_password(reset_token(1)), at(10))
+        .then_rejected(AccountRejection::InvalidToken);
 }

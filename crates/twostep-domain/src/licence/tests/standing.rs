@@ -25,6 +25,8 @@ fn the_standing_of_a_user_follows_the_licence() {
                 masked: "a***@example.com".to_owned(),
                 epoch: 3,
             }),
+            email_epoch: 2,
+            activation_epoch: 2,
         })
     );
     assert_eq!(route_of(&with_alice(), "Alice"), None, "no 2FA, no route");
