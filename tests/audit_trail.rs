@@ -13,6 +13,7 @@ use support::probes::{
     RawReply, audit_view, caught_up, confirmed_over_smtp, instant_key, password_step_with,
     post_with, query_value, send,
 };
+use support::service::AUDITOR;
 use support::{PASSWORD, Service, ServiceOptions, SmtpServer, code_in};
 
 const LICENCE: &str = "Acme";
@@ -366,17 +367,42 @@ async fn health_readiness_and_metrics() {
         healthz.raw
     );
     let head = caught_up(&service).await;
-    let readyz = service.get("/readyz", None).await;
+    let readyz = service.auditor("/readyz").await;
     assert_eq!(readyz.status, 200, "{}", readyz.raw);
     assert_eq!(
         readyz.body,
         json!({ "status": "ok", "store": "sqlite", "head": head, "projection_lag": 0 })
     );
+    // Without the token, only whether it is ready: the head moves with every
+    // login step and would tell, say, whether a reminder found a user.
+    let public = service.get("/readyz", None).await;
+    assert_eq!(
+        (public.status, &public.body),
+        (200, &json!({ "status": "ok", "store": "sqlite" })),
+        "{}",
+        public.raw
+    );
+    let anonymous_metrics = service.get("/metrics", None).await;
+    assert_eq!(
+        (
+            anonymous_metrics.status,
+            anonymous_metrics.body["error"].as_str()
+        ),
+        (401, Some("unauthorized")),
+        "{}",
+        anonymous_metrics.raw
+    );
     assert_eq!(head, service.events().last().unwrap().position as u64);
 
-    let metrics = send(&service.base, reqwest::Method::GET, "/metrics", &[], None)
-        .await
-        .unwrap();
+    let metrics = send(
+        &service.base,
+        reqwest::Method::GET,
+        "/metrics",
+        &[("authorization", &format!("Bearer {AUDITOR}"))],
+        None,
+    )
+    .await
+    .unwrap();
     assert_eq!(metrics.status, 200);
     assert!(
         metrics

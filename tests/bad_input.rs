@@ -761,7 +761,7 @@ async fn bad_input_of_any_shape_gets_a_json_4xx_and_changes_nothing() {
         service.auditor("/v1/licences/Acme").await.body,
         licence_before.body
     );
-    let metrics = service.get("/metrics", None).await;
+    let metrics = service.auditor("/metrics").await;
     assert!(
         metrics
             .raw

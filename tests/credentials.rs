@@ -11,7 +11,8 @@ use serde_json::{Value, json};
 mod support;
 
 use support::probes::{
-    RawReply, audit_view, caught_up, confirmed_over_smtp, password_step_with, post_with,
+    RawReply, audit_view, base64_std, base64url_decode, caught_up, confirmed_over_smtp,
+    password_step_with, post_with,
 };
 use support::service::AUDITOR;
 use support::{PASSWORD, Service, ServiceOptions, SmtpServer, code_in, param_in};
@@ -725,4 +726,207 @@ async fn operator_endpoints_need_the_operator_token_and_audit_endpoints_accept_t
         let reply = service.operator(Method::GET, path, None).await;
         assert_eq!(reply.status, 200, "GET {path} as operator: {}", reply.raw);
     }
+}
+
+/// `ch_` + base64url of the bytes, as a client could forge one.
+fn forged_handle(bytes: &[u8]) -> String {
+    let text = base64_std(bytes).replace('+', "-").replace('/', "_");
+    format!("ch_{}", text.trim_end_matches('='))
+}
+
+#[tokio::test]
+async fn a_challenge_id_forged_from_public_names_is_refused_and_writes_nothing() {
+    // User ids derive from the licence and login names, so anyone can build
+    // the first half of a handle; the MAC keyed with the service secret is
+    // what they cannot make.
+    let (smtp, service) = acme().await;
+    user(&service, &smtp, "alice").await;
+    let genuine = challenge(&service, "alice", PASSWORD).await;
+    let licence = twostep_domain::LicenceId::of("acme");
+    let alice = twostep_domain::UserId::of(licence, "alice");
+    let mallory = twostep_domain::UserId::of(licence, "mallory");
+    let genuine_bytes = base64url_decode(genuine.strip_prefix("ch_").unwrap()).unwrap();
+    let mut tampered = genuine_bytes.clone();
+    tampered[40] ^= 1;
+    let mut forged = Vec::new();
+    for user in [alice, mallory] {
+        let mut bytes = user.0.as_bytes().to_vec();
+        bytes.extend_from_slice(&genuine_bytes[16..32]);
+        bytes.extend_from_slice(&[0; 16]);
+        forged.push(forged_handle(&bytes));
+        forged.push(forged_handle(
+            &[user.0.as_bytes().as_slice(), &[0; 32]].concat(),
+        ));
+    }
+    forged.push(forged_handle(&tampered));
+    forged.push(forged_handle(&genuine_bytes[..32]));
+
+    let events_before = service.events().len();
+    let mut answers = Vec::new();
+    for handle in &forged {
+        for code in ["x", "123456", "１２３４５６"] {
+            let reply = service.code_step(handle, code).await;
+            answers.push((reply.status, reply.raw.clone()));
+        }
+    }
+    let first = answers[0].clone();
+    assert_eq!(first.0, 401, "{}", first.1);
+    assert!(first.1.contains("\"invalid_code\""), "{}", first.1);
+    assert!(
+        answers.iter().all(|a| *a == first),
+        "every forged handle, whoever it names and whatever the code, gets the same 401: {answers:?}"
+    );
+    assert_eq!(
+        service.events().len(),
+        events_before,
+        "nothing written to anyone's history"
+    );
+
+    // The genuine handle still works, and its malformed codes are still told apart.
+    let malformed = service.code_step(&genuine, "x").await;
+    assert_eq!(
+        (malformed.status, malformed.body["error"].as_str()),
+        (400, Some("malformed_code"))
+    );
+    let code = code_in(&smtp.nth_to(&email_of("alice"), 2).await.body(), 6).unwrap();
+    assert_eq!(service.code_step(&genuine, &code).await.status, 200);
+}
+
+/// A session for `login` after a full login; returns (token, the code used).
+async fn logged_in(
+    service: &Service,
+    smtp: &SmtpServer,
+    login: &str,
+    to: &str,
+) -> (String, String) {
+    let challenge = challenge(service, login, PASSWORD).await;
+    let mail = smtp.nth_to(to, smtp.to(to).len()).await;
+    let code = code_in(&mail.body(), 6).unwrap();
+    let reply = service.code_step(&challenge, &code).await;
+    assert_eq!(reply.status, 200, "{}", reply.raw);
+    (
+        reply.body["session_token"].as_str().unwrap().to_owned(),
+        code,
+    )
+}
+
+async fn session_status(service: &Service, token: &str) -> u16 {
+    service.get("/v1/session", Some(token)).await.status
+}
+
+#[tokio::test]
+async fn sessions_and_password_tokens_end_when_the_account_changes_hands() {
+    let (smtp, service) = acme().await;
+    user(&service, &smtp, "bob").await;
+    let old = email_of("bob");
+    let new = "bob@new.example.com";
+
+    // A reset link sent to the old address dies with the address.
+    let stale = reset_token(&service, &smtp, "bob", 2).await;
+    let path = format!("/v1/licences/{LICENCE}/users/bob");
+    let changed = service
+        .operator(Method::PUT, &path, Some(json!({ "email": new })))
+        .await;
+    assert_eq!(changed.status, 200, "{}", changed.raw);
+    let refused = service
+        .post(
+            "/v1/access/confirm",
+            confirm(&stale, "an attacker's choice"),
+        )
+        .await;
+    assert_eq!(
+        (refused.status, refused.body["error"].as_str()),
+        (400, Some("invalid_token")),
+        "{}",
+        refused.raw
+    );
+
+    // A new password ends every session, and the address on file is told.
+    let (session, _) = logged_in(&service, &smtp, "bob", new).await;
+    assert_eq!(session_status(&service, &session).await, 200);
+    assert_eq!(
+        service
+            .post(
+                "/v1/password/reminder",
+                json!({ "licence": LICENCE, "login": "bob" })
+            )
+            .await
+            .status,
+        202
+    );
+    let reset = smtp.nth_to(new, smtp.to(new).len() + 1).await;
+    let token = param_in(&reset.body(), "token").unwrap();
+    let set = service
+        .post(
+            "/v1/access/confirm",
+            confirm(&token, "a brand new password"),
+        )
+        .await;
+    assert_eq!(set.status, 200, "{}", set.raw);
+    assert_eq!(
+        session_status(&service, &session).await,
+        401,
+        "the old session ended"
+    );
+    let notice = smtp.nth_to(new, smtp.to(new).len()).await;
+    assert_eq!(
+        notice.subject(),
+        format!("Your password for {LICENCE} was changed")
+    );
+    assert!(
+        smtp.to(&old)
+            .iter()
+            .all(|m| m.subject() != format!("Your password for {LICENCE} was changed")),
+        "the notice goes to the address on file, not the old one"
+    );
+
+    // A deactivation ends sessions for good, even after reactivation.
+    let challenge_after = service
+        .password_step(LICENCE, "bob", "a brand new password")
+        .await;
+    assert_eq!(challenge_after.status, 200, "{}", challenge_after.raw);
+    let mail = smtp.nth_to(new, smtp.to(new).len()).await;
+    let code = code_in(&mail.body(), 6).unwrap();
+    let second = service
+        .code_step(
+            challenge_after.body["challenge_id"].as_str().unwrap(),
+            &code,
+        )
+        .await;
+    let second = second.body["session_token"].as_str().unwrap().to_owned();
+    deactivate(&service, "bob").await;
+    assert_eq!(session_status(&service, &second).await, 401);
+    let reactivated = service
+        .operator(Method::PUT, &path, Some(json!({ "active": true })))
+        .await;
+    assert_eq!(reactivated.status, 200, "{}", reactivated.raw);
+    assert_eq!(
+        session_status(&service, &second).await,
+        401,
+        "a reactivation does not bring it back"
+    );
+}
+
+#[tokio::test]
+async fn reporting_the_code_of_a_session_ends_that_session() {
+    let (smtp, service) = acme().await;
+    user(&service, &smtp, "carol").await;
+    let to = email_of("carol");
+    let (session, _) = logged_in(&service, &smtp, "carol", &to).await;
+    let mail = smtp.nth_to(&to, smtp.to(&to).len()).await;
+    let report = param_in(&mail.body(), "report").unwrap();
+    let reported = service
+        .post(
+            "/v1/security/unrequested-code",
+            json!({ "report_token": report }),
+        )
+        .await;
+    assert_eq!(reported.status, 202, "{}", reported.raw);
+    assert_eq!(session_status(&service, &session).await, 401);
+    let event = service.events_of("UnrequestedCodeReported");
+    assert_eq!(event.len(), 1);
+    assert_eq!(
+        event[0].data["ended_sessions"].as_array().map(Vec::len),
+        Some(1)
+    );
 }

@@ -38,7 +38,7 @@ use twostep_store::sqlite::SqliteStore;
 use twostep_store::{EventStore, ExpectedVersion, Metadata, NewEvent};
 
 const SECRET: &str = "benchmark-secret-0123456789abcdef0123456789";
-const OPERATOR: &str = "bench-operator-token";
+const OPERATOR: &str = "bench-operator-token-0123456789abcdef";
 const PASSWORD: &str = "correct horse battery staple";
 
 fn cores() -> usize {
@@ -71,7 +71,10 @@ fn start(data_dir: &Path) -> Server {
         ])
         .arg(data_dir)
         .env("TWOSTEP_OPERATOR_TOKEN", OPERATOR)
-        .env("TWOSTEP_AUDITOR_TOKEN", "bench-auditor-token")
+        .env(
+            "TWOSTEP_AUDITOR_TOKEN",
+            "bench-auditor-token-0123456789abcdef",
+        )
         .env("TWOSTEP_SECRET", SECRET)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
@@ -417,6 +420,7 @@ async fn wait_for_read_models(base: &str) {
     loop {
         let reply: Value = http
             .get(format!("{base}/readyz"))
+            .bearer_auth("bench-auditor-token-0123456789abcdef")
             .send()
             .await
             .unwrap()

@@ -117,7 +117,7 @@ pub async fn password_step_with(
 pub async fn caught_up(service: &Service) -> u64 {
     let start = Instant::now();
     loop {
-        let ready = service.get("/readyz", None).await;
+        let ready = service.auditor("/readyz").await;
         if ready.status == 200 && ready.body["projection_lag"] == 0 {
             return ready.body["head"].as_u64().unwrap();
         }

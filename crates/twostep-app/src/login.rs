@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use twostep_domain::account::{
     AccountCommand, AccountRejection, CodeRefusal, MessagePurpose, NewToken, PasswordCheck,
+    TokenPurpose,
 };
 use twostep_domain::identity::UNKNOWN_LICENCE_ATTEMPTS_STREAM;
 use twostep_domain::{
@@ -357,7 +358,8 @@ impl Twostep {
         password: &str,
     ) -> Result<(), AppError> {
         let token = SecretToken::parse(TokenKind::Password, token).ok_or(AppError::BadToken)?;
-        let Some((account, _, standing)) = self.account_and_standing(token.user()).await? else {
+        let Some((account, licence, standing)) = self.account_and_standing(token.user()).await?
+        else {
             return Err(AppError::BadToken);
         };
         let presented = NewToken {
@@ -378,8 +380,38 @@ impl Twostep {
             token: presented,
             password_hash,
         };
-        self.decide_account(ctx, &standing, Some(account), &command, None)
+        let done = self
+            .decide_account(ctx, &standing, Some(account), &command, None)
             .await?;
+        let reset =
+            done.events
+                .iter()
+                .zip(&done.recorded)
+                .find_map(|(event, recorded)| match event {
+                    AccountEvent::PasswordSet {
+                        via: TokenPurpose::PasswordReset,
+                        ..
+                    } => Some(recorded.event_id),
+                    _ => None,
+                });
+        if let (Some(caused_by), Some(user)) = (reset, licence.user(token.user())) {
+            // Tell the address on file that its password changed (a reset
+            // link in the wrong hands is an account takeover).
+            let outgoing = Outgoing {
+                message: self.templates.password_changed(
+                    &licence.name,
+                    &user.login,
+                    user.email.as_str(),
+                ),
+                purpose: MessagePurpose::PasswordChangeNotice,
+                reference: Uuid::nil(),
+                channel: Channel::Email,
+                masked: user.email.masked(),
+            };
+            let _ = self
+                .deliver(ctx, &standing, outgoing, Some(caused_by))
+                .await;
+        }
         Ok(())
     }
 

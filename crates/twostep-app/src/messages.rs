@@ -30,6 +30,19 @@ pub struct CodeMessage<'a> {
     pub report: &'a SecretToken,
 }
 
+/// `2026-12-03 15:25` (UTC): what a person reads in a message.
+fn clock_time(at: Timestamp) -> String {
+    let at = at.instant();
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute()
+    )
+}
+
 fn minutes(seconds: u64) -> String {
     match seconds {
         s if s % 60 == 0 && s >= 60 => {
@@ -72,7 +85,7 @@ impl Templates {
                      {report}\n",
                     licence = m.licence,
                     code = m.code.as_str(),
-                    expires = m.expires_at,
+                    expires = clock_time(m.expires_at),
                 ),
             }),
             Channel::Sms => Message::Sms(Sms {
@@ -126,6 +139,20 @@ impl Templates {
                  If it was not you, ignore this e-mail: your password stays as it is.\n",
                 url = self.public_url,
                 token = token.encode(),
+            ),
+        })
+    }
+
+    /// The notice sent after a password was changed with a reset link.
+    pub fn password_changed(&self, licence: &str, login: &str, to: &str) -> Message {
+        Message::Email(Email {
+            to: to.to_owned(),
+            subject: format!("Your password for {licence} was changed"),
+            text: format!(
+                "The password of {login} on the licence {licence} was just changed with a password reset link, \
+                 and every open session was ended.\n\n\
+                 If it was not you, someone can read this mailbox or had the link: ask for a password \
+                 reminder at once and contact your licence administrator.\n"
             ),
         })
     }

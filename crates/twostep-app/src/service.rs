@@ -204,7 +204,10 @@ impl From<AccountRejection> for AppError {
             AccountRejection::SessionNotFound => AppError::Unauthenticated,
             AccountRejection::InvalidReason => AppError::InvalidField {
                 field: "reason",
-                message: rejection.to_string(),
+                message: format!(
+                    "must be 1 to {} characters",
+                    twostep_domain::account::MAX_REASON_CHARS
+                ),
             },
             AccountRejection::NoCodeDestination => AppError::DeliveryFailed(rejection.to_string()),
             other => AppError::Internal(other.to_string()),

@@ -16,7 +16,8 @@ use crate::timestamp::Timestamp;
 pub const ACCESS_CONFIRMATION_TTL_SECONDS: u64 = 7 * 24 * 3_600;
 /// Lifetime of a password reset token.
 pub const PASSWORD_RESET_TTL_SECONDS: u64 = 3_600;
-/// At most one password reminder is sent per this interval.
+/// At most one password reminder is sent per this interval (per address:
+/// a new e-mail address may get one at once).
 pub const RESET_THROTTLE_SECONDS: u64 = 60;
 /// Longest reason an operator may give when lifting a lock.
 pub const MAX_REASON_CHARS: usize = 500;
@@ -249,7 +250,7 @@ impl Draft {
         &mut self,
         session: NewToken,
         standing: &Standing,
-        second_factor: Option<Channel>,
+        opened_by: Option<(Channel, Uuid)>,
         now: Timestamp,
     ) {
         self.push(AccountEvent::SessionStarted {
@@ -257,8 +258,9 @@ impl Draft {
             token_digest: session.digest,
             started_at: now,
             expires_at: now.plus_seconds(standing.policy.session_ttl_seconds),
-            second_factor,
+            second_factor: opened_by.map(|(channel, _)| channel),
             activation_epoch: standing.activation_epoch,
+            code_id: opened_by.map(|(_, code)| code),
         });
     }
 
@@ -305,6 +307,7 @@ impl Account {
                 let throttled = draft
                     .state
                     .last_reset_requested_at
+                    .filter(|_| draft.state.last_reset_email_epoch == standing.email_epoch)
                     .is_some_and(|at| at.plus_seconds(RESET_THROTTLE_SECONDS) > now);
                 if throttled {
                     return Err(AccountRejection::ResetThrottled);
@@ -422,9 +425,17 @@ impl Account {
                     return draft.finish();
                 }
                 let closed_challenge = draft.state.open_challenge.as_ref().map(|c| c.challenge_id);
+                let ended_sessions = draft
+                    .state
+                    .sessions
+                    .iter()
+                    .filter(|(_, s)| s.code_id == Some(*code_id) && s.expires_at > now)
+                    .map(|(id, _)| *id)
+                    .collect();
                 draft.push(AccountEvent::UnrequestedCodeReported {
                     code_id: *code_id,
                     closed_challenge,
+                    ended_sessions,
                 });
                 let caused_by = vec![code.issued_version, draft.state.version];
                 draft.alert(standing, AlertKind::UnrequestedCodeReported, caused_by);
@@ -610,7 +621,7 @@ fn verify_code(
                 challenge_id,
                 code_id,
             });
-            draft.start_session(session, standing, Some(route.channel), now);
+            draft.start_session(session, standing, Some((route.channel, code_id)), now);
         }
         Err(reason) => {
             let failed_codes_in_a_row = draft.state.failed_codes + 1;

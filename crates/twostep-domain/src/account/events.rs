@@ -72,6 +72,8 @@ pub enum MessagePurpose {
     PasswordReset,
     /// A notice to the old destination that the contact details changed.
     ContactChangeNotice,
+    /// A notice that the password was changed with a reset link.
+    PasswordChangeNotice,
 }
 
 /// Which repeated failure locked the account.
@@ -279,19 +281,23 @@ pub enum AccountEvent {
         /// Licence version of the user's last (re)activation: the session is
         /// void once the user is deactivated, even if reactivated later.
         activation_epoch: u64,
+        /// The code that opened it (`None` for a licence without 2FA).
+        code_id: Option<Uuid>,
     },
     /// A session was ended by its holder (logout).
     SessionEnded {
         /// The session.
         session_id: Uuid,
     },
-    /// The user reported a code they did not ask for. The code is voided and
-    /// the open challenge closed.
+    /// The user reported a code they did not ask for. The code is voided,
+    /// the open challenge closed, and any session the code opened ended.
     UnrequestedCodeReported {
         /// The reported code.
         code_id: Uuid,
         /// The challenge this closed, if one was open.
         closed_challenge: Option<Uuid>,
+        /// The sessions the reported code had opened, now ended.
+        ended_sessions: Vec<Uuid>,
     },
     /// A security alert about this user.
     SecurityAlertRaised(SecurityAlert),

@@ -87,6 +87,8 @@ pub struct Session {
     pub expires_at: Timestamp,
     /// Licence version of the user's (re)activation it was started under.
     pub activation_epoch: u64,
+    /// The code that opened it.
+    pub code_id: Option<Uuid>,
 }
 
 /// Folded state of an account stream.
@@ -100,6 +102,8 @@ pub struct Account {
     pub tokens: BTreeMap<Uuid, OutstandingToken>,
     /// When the last password reset was requested (reminders are throttled).
     pub last_reset_requested_at: Option<Timestamp>,
+    /// The e-mail epoch that reminder was sent under.
+    pub last_reset_email_epoch: u64,
     /// The open challenge, if any.
     pub open_challenge: Option<OpenChallenge>,
     /// Recent codes, latest last.
@@ -230,6 +234,7 @@ impl Account {
                 };
                 self.tokens.insert(*token_id, token);
                 self.last_reset_requested_at = Some(*requested_at);
+                self.last_reset_email_epoch = *email_epoch;
             }
             AccountEvent::PasswordSet {
                 password_hash,
@@ -371,6 +376,7 @@ impl Account {
                 started_at,
                 expires_at,
                 activation_epoch,
+                code_id,
                 ..
             } => {
                 self.sessions.retain(|_, s| s.expires_at > *started_at);
@@ -379,6 +385,7 @@ impl Account {
                     started_at: *started_at,
                     expires_at: *expires_at,
                     activation_epoch: *activation_epoch,
+                    code_id: *code_id,
                 };
                 self.sessions.insert(*session_id, session);
                 self.reset_counters();
@@ -390,12 +397,16 @@ impl Account {
             AccountEvent::UnrequestedCodeReported {
                 code_id,
                 closed_challenge,
+                ended_sessions,
             } => {
                 if let Some(code) = self.code_mut(*code_id) {
                     code.reported = true;
                     code.voided = true;
                 }
                 self.close_challenge(*closed_challenge);
+                for session in ended_sessions {
+                    self.sessions.remove(session);
+                }
             }
             AccountEvent::SecurityAlertRaised(_) => {}
         }

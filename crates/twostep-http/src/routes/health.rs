@@ -2,11 +2,12 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::extract::{Auditor, bearer_in};
 use crate::state::AppState;
 
 /// Health answer.
@@ -36,15 +37,33 @@ pub async fn healthz() -> Json<Health> {
     })
 }
 
-/// Readiness: the event store answers and the read models are open.
-#[utoipa::path(get, path = "/readyz", tag = "operations", responses(
-    (status = 200, description = "Ready", body = Health),
+/// Readiness: the event store answers and the read models are open. The
+/// store's head and the read models' lag are shown only to the operator or
+/// auditor token: they move with every login step, so to anyone they would
+/// tell whether, say, a password reminder found a user.
+#[utoipa::path(get, path = "/readyz", tag = "operations", security((), ("operator" = []), ("auditor" = [])), responses(
+    (status = 200, description = "Ready (with `head` and `projection_lag` for the operator or auditor token)", body = Health),
     (status = 503, description = "The store does not answer", body = Health),
 ))]
-pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
+pub async fn readyz(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> (StatusCode, Json<Health>) {
     let store = state.0.app.store();
     let kind = Some(store.kind().to_owned());
+    let privileged = bearer_in(&headers)
+        .and_then(|token| state.role_of(token))
+        .is_some();
     match store.head().await {
+        Ok(_) if !privileged => {
+            let body = Health {
+                status: "ok".into(),
+                store: kind,
+                head: None,
+                projection_lag: None,
+            };
+            (StatusCode::OK, Json(body))
+        }
         Ok(head) => {
             let lag = state.0.read_models.checkpoints().await.ok().map(|points| {
                 points
@@ -76,9 +95,13 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Health>)
     }
 }
 
-/// Prometheus metrics.
-#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text exposition", body = String, content_type = "text/plain")))]
-pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+/// Prometheus metrics (operator or auditor token: the counters move with
+/// every login step and delivery).
+#[utoipa::path(get, path = "/metrics", tag = "operations", security(("operator" = []), ("auditor" = [])), responses(
+    (status = 200, description = "Prometheus text exposition", body = String, content_type = "text/plain"),
+    (status = 401, description = "`unauthorized`", body = crate::dto::ErrorBody),
+))]
+pub async fn metrics(State(state): State<AppState>, _: Auditor) -> impl IntoResponse {
     let head = state.0.app.store().head().await.unwrap_or(0);
     let checkpoints = state.0.read_models.checkpoints().await.unwrap_or_default();
     let lag = checkpoints

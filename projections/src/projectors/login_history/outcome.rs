@@ -258,6 +258,7 @@ pub(super) fn describe(event: &AccountEvent) -> Step<'_> {
         AccountEvent::UnrequestedCodeReported {
             code_id,
             closed_challenge,
+            ..
         } => Step::new(Outcome::UnrequestedCodeReported)
             .challenge(closed_challenge.as_ref())
             .code(Some(code_id)),

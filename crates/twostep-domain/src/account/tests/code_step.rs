@@ -233,7 +233,7 @@ fn a_new_password_step_closes_the_older_challenge() {
                 challenge_id: challenge(2),
                 code_id: code_id(1),
             },
-            session_started(2, 30, Some(Channel::Email)),
+            opened_by_code(2, 30, Some(Channel::Email), 1),
         ]);
 }
 

@@ -155,6 +155,7 @@ fn a_reported_code_is_voided_closes_the_challenge_and_raises_an_alert() {
             AccountEvent::UnrequestedCodeReported {
                 code_id: code_id(1),
                 closed_challenge: Some(challenge(1)),
+                ended_sessions: vec![],
             },
             alert(6, AlertKind::UnrequestedCodeReported, vec![4, 5]),
         ])
@@ -181,6 +182,7 @@ fn reporting_an_older_code_closes_the_open_challenge_too() {
             AccountEvent::UnrequestedCodeReported {
                 code_id: code_id(1),
                 closed_challenge: Some(challenge(2)),
+                ended_sessions: vec![],
             },
             alert(8, AlertKind::UnrequestedCodeReported, vec![4, 7]),
         ]);
@@ -194,6 +196,7 @@ fn reporting_a_code_twice_changes_nothing() {
             AccountEvent::UnrequestedCodeReported {
                 code_id: code_id(1),
                 closed_challenge: Some(challenge(1)),
+                ended_sessions: vec![],
             },
             alert(6, AlertKind::UnrequestedCodeReported, vec![4, 5]),
         ])
@@ -213,4 +216,44 @@ fn a_report_token_that_matches_no_code_is_unknown() {
     given([with_password(), code_sent(1, 0)].concat())
         .when(report(7), at(20))
         .then_rejected(AccountRejection::UnknownReport);
+}
+
+#[test]
+fn reporting_a_code_ends_the_session_it_opened() {
+    // Code 1 sent (3–4), accepted (5), session 1 open (6): "I did not ask for it".
+    let history = [
+        with_password(),
+        code_sent(1, 0),
+        vec![
+            AccountEvent::CodeAccepted {
+                challenge_id: challenge(1),
+                code_id: code_id(1),
+            },
+            session_started(1, 10, Some(Channel::Email)),
+        ],
+    ]
+    .concat();
+    let after = given(history)
+        .when(
+            AccountCommand::ReportUnrequestedCode {
+                code_id: code_id(1),
+                digest: report_digest(1),
+            },
+            at(20),
+        )
+        .then(vec![
+            AccountEvent::UnrequestedCodeReported {
+                code_id: code_id(1),
+                closed_challenge: None,
+                ended_sessions: vec![session_id(1)],
+            },
+            alert(8, AlertKind::UnrequestedCodeReported, vec![4, 7]),
+        ]);
+    let epoch = standing_email().activation_epoch;
+    assert!(
+        after
+            .state()
+            .live_session(session_id(1), &session(1).digest, at(21), epoch)
+            .is_none()
+    );
 }

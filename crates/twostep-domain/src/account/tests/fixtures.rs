@@ -417,6 +417,16 @@ pub(crate) fn wrong_code_rejected(
 
 /// Session `n` started at `at_s` with the default lifetime.
 pub(crate) fn session_started(n: u128, at_s: u64, second_factor: Option<Channel>) -> AccountEvent {
+    opened_by_code(n, at_s, second_factor, n)
+}
+
+/// Session `n` opened at `at_s` by code `code_n` (when there is a second factor).
+pub(crate) fn opened_by_code(
+    n: u128,
+    at_s: u64,
+    second_factor: Option<Channel>,
+    code_n: u128,
+) -> AccountEvent {
     AccountEvent::SessionStarted {
         session_id: session_id(n),
         token_digest: session(n).digest,
@@ -424,6 +434,7 @@ pub(crate) fn session_started(n: u128, at_s: u64, second_factor: Option<Channel>
         expires_at: at(at_s + 28_800),
         second_factor,
         activation_epoch: standing_email().activation_epoch,
+        code_id: second_factor.map(|_| code_id(code_n)),
     }
 }
 

@@ -68,7 +68,7 @@ fn a_successful_code_step_resets_the_code_counter() {
                 challenge_id: challenge(5),
                 code_id: code_id(1),
             },
-            session_started(5, 50, Some(Channel::Email)),
+            opened_by_code(5, 50, Some(Channel::Email), 1),
         ]);
     assert_eq!(after_success.state().failed_codes, 0);
     // Versions 14–15 above, 16–17 a new code, 18 the first wrong code of a new streak.

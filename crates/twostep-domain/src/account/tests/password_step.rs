@@ -278,6 +278,7 @@ fn a_new_code_is_sent_at_once_when_the_latest_was_reported() {
     let reported = AccountEvent::UnrequestedCodeReported {
         code_id: code_id(1),
         closed_challenge: Some(challenge(1)),
+        ended_sessions: vec![],
     };
     let history = [
         with_password(),

@@ -302,3 +302,21 @@ fn a_token_sent_to_an_address_that_has_since_changed_is_void() {
         .when(set_password(reset_token(1)), at(10))
         .then_rejected(AccountRejection::InvalidToken);
 }
+
+#[test]
+fn a_new_address_gets_a_reminder_at_once() {
+    let moved = crate::licence::Standing {
+        email_epoch: standing_email().email_epoch + 1,
+        ..standing_email()
+    };
+    given([with_password(), vec![reset_requested(1, 0)]].concat())
+        .on(moved.clone())
+        .when(request_reset(2), at(10))
+        .then(vec![AccountEvent::PasswordResetRequested {
+            token_id: reset_token(2).token_id,
+            token_digest: reset_token(2).digest,
+            requested_at: at(10),
+            expires_at: at(10 + PASSWORD_RESET_TTL_SECONDS),
+            email_epoch: moved.email_epoch,
+        }]);
+}

@@ -185,6 +185,7 @@ impl Model {
             AccountEvent::UnrequestedCodeReported {
                 code_id,
                 closed_challenge,
+                ..
             } => {
                 prop_assert_eq!(*closed_challenge, self.open.map(|(challenge, _)| challenge));
                 self.voided.insert(*code_id);
