@@ -105,6 +105,10 @@ impl Service {
             ])
             .env("TWOSTEP_OPERATOR_TOKEN", OPERATOR)
             .env("TWOSTEP_AUDITOR_TOKEN", AUDITOR)
+            // Tests send many parallel password steps from 127.0.0.1. Set
+            // through the environment so that a test's own
+            // `--login-in-flight-per-client` flag takes precedence.
+            .env("TWOSTEP_LOGIN_IN_FLIGHT_PER_CLIENT", "0")
             .env(
                 "RUST_LOG",
                 "debug,hyper=info,h2=info,rustls=info,reqwest=info",

@@ -34,7 +34,8 @@ const FILE_TIMESTAMP: &[FormatItem<'static>] =
     format_description!("[year][month][day]T[hour][minute][second].[subsecond digits:6]Z");
 
 /// Writes each e-mail as an `.eml` file under `OUTBOX/email/` and appends each
-/// SMS as a JSON line to `OUTBOX/sms.jsonl`. Directories are created as needed.
+/// SMS as a JSON line to `OUTBOX/sms.jsonl`. Directories are created as needed,
+/// with mode 0700.
 ///
 /// A reader never sees half an e-mail (each file is written under a hidden
 /// temporary name, then renamed) nor two SMS lines mixed together (each line
@@ -104,7 +105,7 @@ impl FileOutbox {
         let (root, path, lock) = (self.root.clone(), self.sms_log(), self.sms_log_lock.clone());
         run_blocking(move || {
             let _one_writer = lock.lock().unwrap_or_else(PoisonError::into_inner);
-            fs::create_dir_all(&root)?;
+            create_private_dir_all(&root)?;
             let mut file = OpenOptions::new().create(true).append(true).open(&path)?;
             file.write_all(&bytes)?;
             file.flush()
@@ -127,7 +128,7 @@ impl Courier for FileOutbox {
 /// all: first under a hidden temporary name in the same directory (so the
 /// rename stays on one file system), then renamed.
 fn write_whole_file(dir: &Path, name: &str, contents: &[u8]) -> io::Result<PathBuf> {
-    fs::create_dir_all(dir)?;
+    create_private_dir_all(dir)?;
     let temporary = dir.join(format!(".{name}.tmp"));
     let target = dir.join(name);
     let written = fs::write(&temporary, contents).and_then(|()| fs::rename(&temporary, &target));
@@ -136,6 +137,16 @@ fn write_whole_file(dir: &Path, name: &str, contents: &[u8]) -> io::Result<PathB
         let _ = fs::remove_file(&temporary);
     }
     written.map(|()| target)
+}
+
+/// Creates `dir` and its missing parents readable by the owner only (0700):
+/// the outbox holds codes and tokens in clear.
+fn create_private_dir_all(dir: &Path) -> io::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
 }
 
 /// Runs file work off the async threads.
@@ -147,4 +158,40 @@ async fn run_blocking<T: Send + 'static>(
         .map_err(|_| io::Error::other("the outbox writer stopped unexpectedly"))
         .and_then(|written| written)
         .map_err(DeliveryError::Outbox)
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    fn mode(path: &Path) -> u32 {
+        fs::metadata(path).map_or(0, |m| m.permissions().mode() & 0o777)
+    }
+
+    #[tokio::test]
+    async fn the_outbox_directories_are_private() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let root = dir.path().join("outbox");
+        let outbox = FileOutbox::new(&root, "twostep <no-reply@twostep.localhost>")?;
+
+        outbox
+            .append_sms(&Sms {
+                to: "+32470123456".into(),
+                body: "123456".into(),
+            })
+            .await?;
+        outbox
+            .write_email(&Email {
+                to: "alice@example.com".into(),
+                subject: "Your code".into(),
+                text: "123456".into(),
+            })
+            .await?;
+
+        assert_eq!(mode(&root), 0o700);
+        assert_eq!(mode(&outbox.email_dir()), 0o700);
+        Ok(())
+    }
 }

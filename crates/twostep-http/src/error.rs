@@ -1,6 +1,8 @@
 //! The one JSON error shape of the facade, `{"error", "message", …}`, and
 //! the one mapping from application errors and request rejections to it.
 
+use std::time::Duration;
+
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -55,6 +57,15 @@ impl ApiError {
     pub fn no_route() -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
     }
+
+    /// 503 for a request that took longer than `limit` (its work is abandoned).
+    pub fn request_timeout(limit: Duration) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "request_timeout",
+            format!("the request took longer than {} s", limit.as_secs_f64()),
+        )
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -69,6 +80,8 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
+        // RFC 9110 §15.5.2: every 401 carries a challenge. The login steps'
+        // 401s carry the same one, so no header tells their refusals apart.
         if self.status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()
@@ -223,6 +236,48 @@ pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn challenge(error: ApiError) -> Option<String> {
+        error
+            .into_response()
+            .headers()
+            .get(header::WWW_AUTHENTICATE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    }
+
+    #[test]
+    fn every_401_challenges_for_a_bearer_token() {
+        assert_eq!(
+            challenge(ApiError::unauthorized("operator token")).as_deref(),
+            Some("Bearer")
+        );
+        assert_eq!(
+            challenge(AppError::Unauthenticated.into()).as_deref(),
+            Some("Bearer")
+        );
+        assert_eq!(
+            challenge(AppError::InvalidCredentials.into()).as_deref(),
+            Some("Bearer")
+        );
+        assert_eq!(
+            challenge(AppError::InvalidCode.into()).as_deref(),
+            Some("Bearer")
+        );
+    }
+
+    #[test]
+    fn a_request_timeout_is_a_json_503() {
+        let error = ApiError::request_timeout(Duration::from_secs(30));
+        assert_eq!(
+            (error.status, error.code, error.message.as_str()),
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "request_timeout",
+                "the request took longer than 30 s"
+            )
+        );
+    }
 
     #[test]
     fn redacts_values_keeps_field_names() {

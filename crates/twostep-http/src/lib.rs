@@ -22,9 +22,8 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
-use tracing::Level;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::{Level, Span};
 use utoipa::openapi::OpenApi as OpenApiDoc;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -36,9 +35,6 @@ pub use error::ApiError;
 pub use state::{AppState, HttpConfig};
 
 use routes::{audit, health, licences, login};
-
-/// Longest a request may take before the client gets a 503.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(OpenApi)]
 #[openapi(
@@ -110,6 +106,27 @@ async fn count_status(State(state): State<AppState>, request: Request, next: Nex
     response
 }
 
+/// Answers `503 request_timeout` (the JSON error shape) when the rest of the
+/// stack takes longer than `limit`; the abandoned work is dropped.
+async fn time_limit(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::request_timeout(limit).into_response(),
+    }
+}
+
+/// The span of one request: method and path only. The query string is never
+/// logged: links in messages carry one-time tokens there (`?token=`,
+/// `?report=`), and a user may open such a link against the service itself.
+fn request_span(request: &Request) -> Span {
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        path = %request.uri().path(),
+        version = ?request.version(),
+    )
+}
+
 async fn no_route() -> Response {
     ApiError::no_route().into_response()
 }
@@ -124,7 +141,7 @@ async fn wrong_method() -> Response {
 }
 
 /// The whole facade: routes, `/openapi.json`, limits and JSON fallbacks.
-pub fn router(state: AppState, body_limit_bytes: usize) -> Router {
+pub fn router(state: AppState, config: &HttpConfig) -> Router {
     let (router, doc) = api().split_for_parts();
     let doc = std::sync::Arc::new(doc);
     router
@@ -134,16 +151,16 @@ pub fn router(state: AppState, body_limit_bytes: usize) -> Router {
         )
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
-        .layer(DefaultBodyLimit::max(body_limit_bytes))
-        .layer(middleware::from_fn_with_state(state.clone(), count_status))
-        .layer(TimeoutLayer::with_status_code(
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            REQUEST_TIMEOUT,
+        .layer(DefaultBodyLimit::max(config.body_limit_bytes))
+        .layer(middleware::from_fn_with_state(
+            config.request_timeout,
+            time_limit,
         ))
+        .layer(middleware::from_fn_with_state(state.clone(), count_status))
         .layer(CatchPanicLayer::custom(error::panic_response))
         .layer(
             TraceLayer::new_for_http()
-                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .make_span_with(request_span)
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
         .with_state(state)

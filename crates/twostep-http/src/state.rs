@@ -1,7 +1,8 @@
 //! What every handler can reach: the application, the read models, and the
-//! facade's own settings (access tokens, trusted proxies, rate limit).
+//! facade's own settings (access tokens, trusted proxies, per-client limits).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -9,7 +10,7 @@ use twostep_app::Twostep;
 use twostep_projections::ReadModels;
 
 use crate::client::TrustedProxies;
-use crate::rate_limit::RateLimiter;
+use crate::rate_limit::{InFlightLimit, RateLimiter};
 
 /// Settings of the facade.
 #[derive(Debug, Clone)]
@@ -22,8 +23,13 @@ pub struct HttpConfig {
     pub trusted_proxies: TrustedProxies,
     /// Password steps, reminders and confirmations per client address per minute (0: no limit).
     pub login_rate_per_minute: u32,
+    /// Password checks (password steps, access confirmations) one client may
+    /// have in flight at once (0: no cap).
+    pub login_in_flight_per_client: u32,
     /// Largest request body accepted, in bytes.
     pub body_limit_bytes: usize,
+    /// Longest a request may take before the client gets `503 request_timeout`.
+    pub request_timeout: Duration,
 }
 
 /// A role a bearer token grants.
@@ -44,6 +50,7 @@ pub(crate) struct Shared {
     pub read_models: Arc<ReadModels>,
     pub proxies: TrustedProxies,
     pub limiter: RateLimiter,
+    pub in_flight: InFlightLimit,
     operator: [u8; 32],
     auditor: [u8; 32],
 }
@@ -60,6 +67,7 @@ impl AppState {
             read_models,
             proxies: config.trusted_proxies.clone(),
             limiter: RateLimiter::new(config.login_rate_per_minute),
+            in_flight: InFlightLimit::new(config.login_in_flight_per_client),
             operator: digest(&config.operator_token),
             auditor: digest(&config.auditor_token),
         }))

@@ -62,11 +62,14 @@ pub struct ServeArgs {
     /// Send SMS by JSON POST {to, body} to this URL (default: file outbox).
     #[arg(long, env = "TWOSTEP_SMS_GATEWAY_URL")]
     pub sms_gateway_url: Option<String>,
-    /// Base of the links in messages (the application's public URL).
+    /// Base URL of the application's pages that take the tokens of the links in
+    /// messages (`/access/confirm?token=`, `/password/reset?token=`,
+    /// `/security/unrequested-code?report=`) and call this API with them; not
+    /// this service, which serves no such pages.
     #[arg(
         long,
         env = "TWOSTEP_PUBLIC_URL",
-        default_value = "http://localhost:8080"
+        default_value = "http://localhost:3000"
     )]
     pub public_url: String,
     /// Sender of e-mails.
@@ -79,10 +82,10 @@ pub struct ServeArgs {
     /// Log format.
     #[arg(long, env = "TWOSTEP_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
-    /// Operator bearer token (generated and printed once at start when unset).
+    /// Operator bearer token, at least 32 characters (generated and printed once at start when unset).
     #[arg(long, env = "TWOSTEP_OPERATOR_TOKEN", hide_env_values = true)]
     pub operator_token: Option<String>,
-    /// Auditor bearer token (generated and printed once at start when unset).
+    /// Auditor bearer token, at least 32 characters, not the operator's (generated and printed once at start when unset).
     #[arg(long, env = "TWOSTEP_AUDITOR_TOKEN", hide_env_values = true)]
     pub auditor_token: Option<String>,
     /// Service secret keying code digests, at least 32 bytes (default: generated once into DATA_DIR/secret.key).
@@ -94,9 +97,27 @@ pub struct ServeArgs {
     /// Password steps, reminders and confirmations allowed per client address per minute (0: no limit).
     #[arg(long, env = "TWOSTEP_LOGIN_RATE_PER_MINUTE", default_value_t = 60)]
     pub login_rate_per_minute: u32,
+    /// Password checks (password steps, access confirmations) one client may have in flight at once; more answer 429 (0: no cap).
+    #[arg(long, env = "TWOSTEP_LOGIN_IN_FLIGHT_PER_CLIENT", default_value_t = 2)]
+    pub login_in_flight_per_client: u32,
     /// Largest request body, in bytes.
     #[arg(long, env = "TWOSTEP_BODY_LIMIT_BYTES", default_value_t = 16 * 1024)]
     pub body_limit_bytes: usize,
+    /// Longest a request may take, body upload included, before it is answered 503 request_timeout.
+    #[arg(long, env = "TWOSTEP_REQUEST_TIMEOUT_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub request_timeout_seconds: u64,
+    /// Longest a client may take to send a request's line and headers (from its first byte, or from connecting) before the connection is closed.
+    #[arg(long, env = "TWOSTEP_HEADER_TIMEOUT_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_timeout_seconds: u64,
+    /// Longest a keep-alive connection may stay open with no request in flight before it is closed.
+    #[arg(long, env = "TWOSTEP_IDLE_TIMEOUT_SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub idle_timeout_seconds: u64,
+    /// Connections served at once; further clients wait to be accepted.
+    #[arg(long, env = "TWOSTEP_MAX_CONNECTIONS", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+    /// On SIGTERM or SIGINT, how long requests in flight may take to finish before the service exits anyway.
+    #[arg(long, env = "TWOSTEP_SHUTDOWN_TIMEOUT_SECONDS", default_value_t = 10)]
+    pub shutdown_timeout_seconds: u64,
 }
 
 /// Runs a parsed command line.

@@ -5,7 +5,10 @@
 
 #![deny(missing_docs)]
 
+mod admin_tokens;
 pub mod cli;
+mod connections;
+mod data_dir;
 mod logging;
 pub mod serve;
 

@@ -1,8 +1,8 @@
-//! `twostep serve`: wires the embedded store, read models, couriers,
+//! `twostep serve`: checks the flags, binds the address, then wires the
+//! private data directory, embedded store, read models, couriers,
 //! application and facade, and serves until SIGINT or SIGTERM.
 
 use std::io::Write as _;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,10 +16,15 @@ use twostep_projections::ReadModels;
 use twostep_store::EventStore;
 use twostep_store::sqlite::SqliteStore;
 
+use crate::admin_tokens::{self, AdminTokens};
 use crate::cli::ServeArgs;
+use crate::connections::ConnectionLimits;
 
 /// Requests queued for an argon2 verification before password steps answer 429.
 const HASH_QUEUE: usize = 64;
+
+/// How long the runtime waits for its remaining tasks once serving ended.
+const RUNTIME_SHUTDOWN: Duration = Duration::from_secs(1);
 
 /// Runs the service.
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -28,24 +33,15 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting the runtime")?;
-    runtime.block_on(serve(args))
-}
-
-fn random_token(prefix: &str) -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    format!("{prefix}_{}", hex::encode(bytes))
+    let served = runtime.block_on(serve(args));
+    // Connections still open after the shutdown timeout are dropped here.
+    runtime.shutdown_timeout(RUNTIME_SHUTDOWN);
+    served
 }
 
 /// The service secret: from the flag/environment, else from (or generated into) `DATA_DIR/secret.key`.
 fn service_secret(args: &ServeArgs) -> anyhow::Result<Vec<u8>> {
     if let Some(secret) = &args.secret {
-        if secret.len() < twostep_app::crypto::MIN_SECRET_BYTES {
-            bail!(
-                "TWOSTEP_SECRET must be at least {} bytes",
-                twostep_app::crypto::MIN_SECRET_BYTES
-            );
-        }
         return Ok(secret.as_bytes().to_vec());
     }
     let path = args.data_dir.join("secret.key");
@@ -76,9 +72,64 @@ fn write_private(path: &Path, content: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What can be checked from the flags alone, before anything is touched.
+fn check_flags(args: &ServeArgs) -> anyhow::Result<(AdminTokens, TrustedProxies)> {
+    if let Some(secret) = &args.secret
+        && secret.len() < twostep_app::crypto::MIN_SECRET_BYTES
+    {
+        bail!(
+            "TWOSTEP_SECRET must be at least {} bytes",
+            twostep_app::crypto::MIN_SECRET_BYTES
+        );
+    }
+    let tokens = admin_tokens::resolve(
+        args.operator_token.as_deref(),
+        args.auditor_token.as_deref(),
+    )?;
+    let trusted_proxies = args
+        .trusted_proxies
+        .iter()
+        .filter(|p| !p.trim().is_empty())
+        .map(|p| p.parse::<ProxyNet>().map_err(anyhow::Error::msg))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok((tokens, TrustedProxies(trusted_proxies)))
+}
+
+/// The start banner's line for each channel: where its messages go, without
+/// credentials (`email: smtp://host:port`, `sms: outbox DIR/sms.jsonl`).
+fn transport_lines(args: &ServeArgs, outbox: &Path) -> [String; 2] {
+    let email = match &args.smtp_url {
+        Some(url) => origin(url),
+        None => format!("outbox {}", outbox.join("email").display()),
+    };
+    let sms = match &args.sms_gateway_url {
+        Some(url) => origin(url),
+        None => format!("outbox {}", outbox.join("sms.jsonl").display()),
+    };
+    [format!("email: {email}"), format!("sms: {sms}")]
+}
+
+/// `scheme://host[:port]` of a URL: credentials may hide in its user info,
+/// path or query.
+fn origin(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "<not a URL>".to_owned();
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    format!("{scheme}://{host}")
+}
+
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&args.data_dir)
-        .with_context(|| format!("creating {}", args.data_dir.display()))?;
+    let (tokens, trusted_proxies) = check_flags(&args)?;
+    // Bound before the data directory is touched: a taken port fails clean.
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    let address = listener.local_addr()?;
+    crate::data_dir::create_private(&args.data_dir)?;
     let secret = service_secret(&args)?;
     let store: Arc<dyn EventStore> = Arc::new(
         SqliteStore::open(&args.data_dir.join("events.sqlite3"))
@@ -113,56 +164,37 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     );
     let _projectors = read_models.spawn(store.clone());
 
-    let mut announced = Vec::new();
-    let operator_token = args.operator_token.clone().unwrap_or_else(|| {
-        let token = random_token("op");
-        announced.push(format!("operator token: {token}"));
-        token
-    });
-    let auditor_token = args.auditor_token.clone().unwrap_or_else(|| {
-        let token = random_token("au");
-        announced.push(format!("auditor token: {token}"));
-        token
-    });
-    let trusted_proxies = args
-        .trusted_proxies
-        .iter()
-        .filter(|p| !p.trim().is_empty())
-        .map(|p| p.parse::<ProxyNet>().map_err(anyhow::Error::msg))
-        .collect::<anyhow::Result<Vec<_>>>()?;
     let http = HttpConfig {
-        operator_token,
-        auditor_token,
-        trusted_proxies: TrustedProxies(trusted_proxies),
+        operator_token: tokens.operator,
+        auditor_token: tokens.auditor,
+        trusted_proxies,
         login_rate_per_minute: args.login_rate_per_minute,
+        login_in_flight_per_client: args.login_in_flight_per_client,
         body_limit_bytes: args.body_limit_bytes,
+        request_timeout: Duration::from_secs(args.request_timeout_seconds),
     };
-    let router = twostep_http::router(
-        AppState::new(app, read_models, &http),
-        http.body_limit_bytes,
-    );
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("listening on {}", args.listen))?;
-    let address = listener.local_addr()?;
+    let router = twostep_http::router(AppState::new(app, read_models, &http), &http);
     {
-        // Printed once, on stdout (not in the logs): the generated tokens and the address.
+        // Printed once, on stdout (not in the logs): the generated tokens,
+        // where messages go, and the address.
         let mut stdout = std::io::stdout().lock();
-        for line in &announced {
+        for line in &tokens.announced {
             writeln!(stdout, "{line}")?;
         }
-        writeln!(stdout, "outbox: {}", outbox.display())?;
+        for line in transport_lines(&args, &outbox) {
+            writeln!(stdout, "{line}")?;
+        }
         writeln!(stdout, "listening on http://{address}")?;
         stdout.flush()?;
     }
     tracing::info!(%address, store = store.kind(), data_dir = %args.data_dir.display(), "twostep serving");
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown())
-    .await
-    .context("serving")?;
+    let limits = ConnectionLimits {
+        header_timeout: Duration::from_secs(args.header_timeout_seconds),
+        idle_timeout: Duration::from_secs(args.idle_timeout_seconds),
+        max_connections: args.max_connections,
+        shutdown_timeout: Duration::from_secs(args.shutdown_timeout_seconds),
+    };
+    crate::connections::serve(listener, router, limits, shutdown()).await;
     tracing::info!("twostep stopped");
     Ok(())
 }
@@ -186,4 +218,30 @@ async fn shutdown() {
     }
     #[cfg(not(unix))]
     let _ = interrupt.await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_keep_no_credentials_path_or_query() {
+        assert_eq!(
+            origin("smtps://mailer:hunter2@mail.example.com:465"),
+            "smtps://mail.example.com:465"
+        );
+        assert_eq!(
+            origin("smtp://127.0.0.1:2525?tls=required"),
+            "smtp://127.0.0.1:2525"
+        );
+        assert_eq!(
+            origin("https://sms.example.com/send/s3cr3t?api_key=s3cr3t#x"),
+            "https://sms.example.com"
+        );
+        assert_eq!(
+            origin("https://user:p@ss@sms.example.com"),
+            "https://sms.example.com"
+        );
+        assert_eq!(origin("not a url with s3cr3t"), "<not a URL>");
+    }
 }

@@ -1,8 +1,11 @@
 //! The endpoints applications call to log their users in.
 
+use std::future::Future;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use tracing::Instrument;
 use twostep_app::{Actor, AppError, PasswordStep};
 
 use crate::dto::{
@@ -23,6 +26,38 @@ fn limited(state: &AppState, caller: &Caller) -> Result<(), ApiError> {
         .map_err(|retry_after| AppError::RateLimited { retry_after }.into())
 }
 
+/// Runs `check`, work that verifies or hashes a password, within the
+/// caller's limits: the per-minute rate and the cap on checks in flight per
+/// client. The work runs as its own task, holding the caller's place until it
+/// is done, so a client that hangs up or a request that times out neither
+/// frees its place early nor abandons the hash half-way.
+async fn password_check<T: Send + 'static>(
+    state: &AppState,
+    caller: &Caller,
+    check: impl Future<Output = Result<T, AppError>> + Send + 'static,
+) -> Result<T, ApiError> {
+    let place = state
+        .0
+        .in_flight
+        .enter(caller.ip)
+        .map_err(|retry_after| ApiError::from(AppError::RateLimited { retry_after }))?;
+    limited(state, caller)?;
+    let task = tokio::spawn(
+        async move {
+            let outcome = check.await;
+            drop(place);
+            outcome
+        }
+        .in_current_span(),
+    );
+    match task.await {
+        Ok(outcome) => outcome.map_err(ApiError::from),
+        Err(_) => {
+            Err(AppError::Internal("a password check stopped unexpectedly".to_owned()).into())
+        }
+    }
+}
+
 /// Set the password with the token of an access confirmation or password reset e-mail.
 #[utoipa::path(post, path = "/v1/access/confirm", tag = "login",
     request_body = ConfirmAccessRequest,
@@ -37,16 +72,11 @@ pub async fn confirm_access(
     caller: Caller,
     ApiJson(body): ApiJson<ConfirmAccessRequest>,
 ) -> Result<Json<Done>, ApiError> {
-    limited(&state, &caller)?;
-    state
-        .0
-        .app
-        .confirm_access(
-            &caller.context(Actor::Anonymous),
-            &body.token,
-            &body.password,
-        )
-        .await?;
+    let (app, ctx) = (state.0.app.clone(), caller.context(Actor::Anonymous));
+    password_check(&state, &caller, async move {
+        app.confirm_access(&ctx, &body.token, &body.password).await
+    })
+    .await?;
     Ok(done("password_set"))
 }
 
@@ -86,13 +116,12 @@ pub async fn password_step(
     caller: Caller,
     ApiJson(body): ApiJson<PasswordStepRequest>,
 ) -> Result<Json<PasswordStepResponse>, ApiError> {
-    limited(&state, &caller)?;
-    let ctx = caller.context(Actor::Anonymous);
-    let step = state
-        .0
-        .app
-        .submit_password(&ctx, &body.licence, &body.login, &body.password)
-        .await?;
+    let (app, ctx) = (state.0.app.clone(), caller.context(Actor::Anonymous));
+    let step = password_check(&state, &caller, async move {
+        app.submit_password(&ctx, &body.licence, &body.login, &body.password)
+            .await
+    })
+    .await?;
     Ok(Json(match step {
         PasswordStep::CodeSent(view) => {
             PasswordStepResponse::challenge(PasswordStepStatus::CodeSent, view)
