@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::store::StoreArgs;
+
 /// twostep: two-factor login for multi-tenant products.
 #[derive(Debug, Parser)]
 #[command(name = "twostep", version, about)]
@@ -19,7 +21,7 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve the HTTP facade (embedded event store in --data-dir).
+    /// Serve the HTTP facade (on the embedded event store in --data-dir unless --store says otherwise).
     Serve(Box<ServeArgs>),
     /// Print (or write) the OpenAPI document of the facade.
     Openapi {
@@ -50,9 +52,9 @@ pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port; the chosen address is printed).
     #[arg(long, env = "TWOSTEP_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
-    /// Directory of the embedded event store, read models, secret and default outbox.
-    #[arg(long, env = "TWOSTEP_DATA_DIR", default_value = "./twostep-data")]
-    pub data_dir: PathBuf,
+    /// Where the events are (`--data-dir`, `--store`, `--store-url`).
+    #[command(flatten)]
+    pub store: StoreArgs,
     /// File outbox for messages without a configured transport (default: DATA_DIR/outbox).
     #[arg(long, env = "TWOSTEP_OUTBOX")]
     pub outbox: Option<PathBuf>,

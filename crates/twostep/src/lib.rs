@@ -11,6 +11,7 @@ mod connections;
 mod data_dir;
 mod logging;
 pub mod serve;
+pub mod store;
 
 use std::process::ExitCode;
 

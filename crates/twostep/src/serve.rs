@@ -14,7 +14,6 @@ use twostep_delivery::{DeliveryConfig, build_courier};
 use twostep_http::{AppState, HttpConfig, ProxyNet, TrustedProxies};
 use twostep_projections::ReadModels;
 use twostep_store::EventStore;
-use twostep_store::sqlite::SqliteStore;
 
 use crate::admin_tokens::{self, AdminTokens};
 use crate::cli::ServeArgs;
@@ -44,7 +43,7 @@ fn service_secret(args: &ServeArgs) -> anyhow::Result<Vec<u8>> {
     if let Some(secret) = &args.secret {
         return Ok(secret.as_bytes().to_vec());
     }
-    let path = args.data_dir.join("secret.key");
+    let path = args.store.data_dir.join("secret.key");
     match std::fs::read_to_string(&path) {
         Ok(text) => {
             hex::decode(text.trim()).with_context(|| format!("{} is not hex", path.display()))
@@ -129,18 +128,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
     let address = listener.local_addr()?;
-    crate::data_dir::create_private(&args.data_dir)?;
+    crate::data_dir::create_private(&args.store.data_dir)?;
     let secret = service_secret(&args)?;
-    let store: Arc<dyn EventStore> = Arc::new(
-        SqliteStore::open(&args.data_dir.join("events.sqlite3"))
-            .context("opening the embedded event store")?,
-    );
-    let read_models = ReadModels::open(&args.data_dir.join("readmodels.sqlite3"))
+    let store: Arc<dyn EventStore> = args.store.open().await?;
+    let read_models = ReadModels::open(&args.store.data_dir.join("readmodels.sqlite3"))
         .context("opening the read models")?;
     let outbox: PathBuf = args
         .outbox
         .clone()
-        .unwrap_or_else(|| args.data_dir.join("outbox"));
+        .unwrap_or_else(|| args.store.data_dir.join("outbox"));
     let courier = build_courier(&DeliveryConfig {
         outbox_dir: outbox.clone(),
         smtp_url: args.smtp_url.clone(),
@@ -187,7 +183,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         writeln!(stdout, "listening on http://{address}")?;
         stdout.flush()?;
     }
-    tracing::info!(%address, store = store.kind(), data_dir = %args.data_dir.display(), "twostep serving");
+    tracing::info!(%address, store = store.kind(), data_dir = %args.store.data_dir.display(), "twostep serving");
     let limits = ConnectionLimits {
         header_timeout: Duration::from_secs(args.header_timeout_seconds),
         idle_timeout: Duration::from_secs(args.idle_timeout_seconds),

@@ -1,0 +1,76 @@
+//! Which event store a command works on: `--store` and `--store-url`, shared
+//! by `serve` and every command that reads the log.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::ValueEnum;
+use twostep_store::EventStore;
+use twostep_store::sqlite::SqliteStore;
+
+/// The event store adapters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StoreKind {
+    /// The embedded store: `DATA_DIR/events.sqlite3` (the default).
+    Sqlite,
+    /// PostgreSQL at `--store-url postgres://…`.
+    Postgres,
+    /// EventStoreDB/KurrentDB at `--store-url kurrentdb://…` (or `esdb://…`).
+    Kurrentdb,
+}
+
+/// Where the events are.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StoreArgs {
+    /// Directory of the embedded event store, read models, secret and default outbox.
+    #[arg(long, env = "TWOSTEP_DATA_DIR", default_value = "./twostep-data")]
+    pub data_dir: PathBuf,
+    /// Event store adapter.
+    #[arg(long, env = "TWOSTEP_STORE", value_enum, default_value = "sqlite")]
+    pub store: StoreKind,
+    /// Connection string of the postgres or kurrentdb store (unused by sqlite).
+    #[arg(long, env = "TWOSTEP_STORE_URL", hide_env_values = true)]
+    pub store_url: Option<String>,
+}
+
+impl StoreArgs {
+    /// The embedded store's file.
+    pub fn sqlite_path(&self) -> PathBuf {
+        self.data_dir.join("events.sqlite3")
+    }
+
+    /// Opens (connects to) the chosen store. The data directory must exist.
+    pub async fn open(&self) -> anyhow::Result<Arc<dyn EventStore>> {
+        match (self.store, self.store_url.as_deref()) {
+            (StoreKind::Sqlite, Some(_)) => {
+                bail!(
+                    "--store-url is for --store postgres or kurrentdb; sqlite lives in --data-dir"
+                )
+            }
+            (StoreKind::Sqlite, None) => open_sqlite(&self.sqlite_path()),
+            (StoreKind::Postgres | StoreKind::Kurrentdb, None) => {
+                bail!(
+                    "--store {} needs --store-url (or TWOSTEP_STORE_URL)",
+                    self.label()
+                )
+            }
+            (StoreKind::Postgres, Some(_url)) => bail!("the postgres store is not built in yet"),
+            (StoreKind::Kurrentdb, Some(_url)) => bail!("the kurrentdb store is not built in yet"),
+        }
+    }
+
+    /// `sqlite`, `postgres` or `kurrentdb`.
+    pub fn label(&self) -> &'static str {
+        match self.store {
+            StoreKind::Sqlite => "sqlite",
+            StoreKind::Postgres => "postgres",
+            StoreKind::Kurrentdb => "kurrentdb",
+        }
+    }
+}
+
+fn open_sqlite(path: &Path) -> anyhow::Result<Arc<dyn EventStore>> {
+    let store = SqliteStore::open(path).context("opening the embedded event store")?;
+    Ok(Arc::new(store))
+}
