@@ -54,9 +54,11 @@ pub struct SqliteStore {
 
 struct Inner {
     readers: Arc<Readers>,
-    heads: Arc<KnownHeads>,
-    /// Held while the store is open: one process writes the file.
-    _lock: File,
+    /// Stream heads this store knows nothing follows; `None` when another
+    /// process may be writing (read-only stores).
+    heads: Option<Arc<KnownHeads>>,
+    /// Held while a writing store is open: one process writes the file.
+    _lock: Option<File>,
     requests: Option<mpsc::Sender<AppendRequest>>,
     writer: Option<JoinHandle<()>>,
     /// Kept here too so that watchers never see the channel close while a
@@ -84,10 +86,36 @@ impl SqliteStore {
         Ok(SqliteStore {
             inner: Arc::new(Inner {
                 readers: Arc::new(Readers::new(path, MAX_READERS)),
-                heads,
-                _lock: lock,
+                heads: Some(heads),
+                _lock: Some(lock),
                 requests: Some(requests),
                 writer: Some(writer),
+                committed,
+            }),
+        })
+    }
+
+    /// Opens an existing database file for reading only, without taking its
+    /// lock: for commands that read the log while `twostep serve` runs on
+    /// it. Appends are refused, and `watch` never moves.
+    pub fn open_read_only(path: &Path) -> Result<SqliteStore, StoreError> {
+        if !path.is_file() {
+            return Err(StoreError::Unavailable(format!(
+                "no event store at {} (is --data-dir right?)",
+                path.display()
+            )));
+        }
+        let conn = schema::open_reader(path)?;
+        let head = rows::head(&conn)?;
+        drop(conn);
+        let (committed, _) = watch::channel(head);
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                readers: Arc::new(Readers::new(path, MAX_READERS)),
+                heads: None,
+                _lock: None,
+                requests: None,
+                writer: None,
                 committed,
             }),
         })
@@ -179,7 +207,11 @@ impl EventStore for SqliteStore {
             },
             reply,
         };
-        let requests = self.inner.requests.as_ref().ok_or_else(writer_stopped)?;
+        let requests = self
+            .inner
+            .requests
+            .as_ref()
+            .ok_or_else(|| StoreError::Invalid("this store was opened read-only".into()))?;
         requests.send(request).await.map_err(|_| writer_stopped())?;
         answer.await.map_err(|_| writer_stopped())?
     }
@@ -190,7 +222,8 @@ impl EventStore for SqliteStore {
         after_version: u64,
         limit: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        if limit == 0 || self.inner.heads.nothing_after(stream, after_version) {
+        let heads = self.inner.heads.as_deref();
+        if limit == 0 || heads.is_some_and(|h| h.nothing_after(stream, after_version)) {
             return Ok(Vec::new());
         }
         let owned = stream.to_owned();
@@ -199,9 +232,11 @@ impl EventStore for SqliteStore {
             .readers
             .run(move |conn| rows::read_stream(conn, &owned, after_version, limit))
             .await?;
-        if events.len() < limit {
+        if let Some(heads) = heads
+            && events.len() < limit
+        {
             let head = events.last().map_or(after_version, |e| e.version);
-            self.inner.heads.record(stream, head);
+            heads.record(stream, head);
         }
         Ok(events)
     }

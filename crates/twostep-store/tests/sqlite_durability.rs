@@ -211,3 +211,46 @@ async fn a_second_store_on_one_file_is_refused_until_the_first_closes() {
     let two = SqliteStore::open(&path).expect("opens once the first is closed");
     assert_eq!(two.head().await.expect("head"), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_only_store_reads_beside_the_writer_and_refuses_appends() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = database(&dir);
+    let writer = SqliteStore::open(&path).expect("the store opens");
+    writer
+        .append("account-a", NoStream, vec![event(1)])
+        .await
+        .expect("append");
+
+    let reader = SqliteStore::open_read_only(&path).expect("opens beside the writer");
+    let seen = reader.read_stream("account-a", 0, 10).await.expect("read");
+    assert_eq!(seen.iter().map(|e| e.version).collect::<Vec<_>>(), vec![1]);
+
+    // The writer goes on; the reader caches no stream head and sees it.
+    writer
+        .append("account-a", Exact(1), vec![event(2)])
+        .await
+        .expect("append");
+    let seen = reader.read_stream("account-a", 1, 10).await.expect("read");
+    assert_eq!(seen.iter().map(|e| e.version).collect::<Vec<_>>(), vec![2]);
+    assert_eq!(reader.head().await.expect("head"), 2);
+
+    let refused = reader.append("account-a", Exact(2), vec![event(3)]).await;
+    assert!(
+        matches!(&refused, Err(StoreError::Invalid(why)) if why == "this store was opened read-only"),
+        "{refused:?}"
+    );
+    assert_eq!(everything(&writer).await.len(), 2, "nothing was written");
+}
+
+#[test]
+fn a_read_only_store_needs_an_existing_file() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let refused = SqliteStore::open_read_only(&database(&dir));
+    assert!(
+        matches!(&refused, Err(StoreError::Unavailable(why)) if why.contains("no event store at")),
+        "{:?}",
+        refused.err()
+    );
+    assert!(!database(&dir).exists(), "no file was created");
+}

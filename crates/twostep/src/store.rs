@@ -60,6 +60,18 @@ impl StoreArgs {
         }
     }
 
+    /// Opens the chosen store for commands that only read the log: the
+    /// embedded store is then opened without its writer lock, so they run
+    /// while `twostep serve` works on the same data directory.
+    pub async fn open_read_only(&self) -> anyhow::Result<Arc<dyn EventStore>> {
+        if self.store == StoreKind::Sqlite && self.store_url.is_none() {
+            let store = SqliteStore::open_read_only(&self.sqlite_path())
+                .context("opening the embedded event store")?;
+            return Ok(Arc::new(store));
+        }
+        self.open().await
+    }
+
     /// `sqlite`, `postgres` or `kurrentdb`.
     pub fn label(&self) -> &'static str {
         match self.store {
