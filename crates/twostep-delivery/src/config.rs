@@ -85,9 +85,9 @@ impl fmt::Debug for DeliveryConfig {
     }
 }
 
-/// `scheme://host:port` of a URL: what is safe to log. Credentials may hide
-/// in the user info, the path or the query.
-fn without_secrets(url: &str) -> String {
+/// `scheme://host:port` of a URL: what is safe to log or print. Credentials
+/// may hide in the user info, the path or the query.
+pub fn without_secrets(url: &str) -> String {
     match Url::parse(url) {
         Ok(url) => {
             let host = url.host_str().unwrap_or_default();
@@ -103,6 +103,27 @@ fn without_secrets(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn urls_are_shown_without_credentials_path_or_query() {
+        assert_eq!(
+            without_secrets("smtps://mailer:hunter2@mail.example.com:465"),
+            "smtps://mail.example.com:465"
+        );
+        assert_eq!(
+            without_secrets("smtp://127.0.0.1:2525?tls=required"),
+            "smtp://127.0.0.1:2525"
+        );
+        assert_eq!(
+            without_secrets("https://sms.example.com/send/s3cr3t?api_key=s3cr3t#x"),
+            "https://sms.example.com"
+        );
+        assert_eq!(
+            without_secrets("https://user:p@ss@sms.example.com"),
+            "https://sms.example.com"
+        );
+        assert_eq!(without_secrets("not a url with s3cr3t"), "<not a URL>");
+    }
 
     #[test]
     fn debug_output_hides_credentials_in_urls() {

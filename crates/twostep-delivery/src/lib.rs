@@ -27,7 +27,9 @@ mod smtp;
 
 use async_trait::async_trait;
 
-pub use config::{DEFAULT_FROM_ADDRESS, DEFAULT_TIMEOUT, DeliveryConfig, build_courier};
+pub use config::{
+    DEFAULT_FROM_ADDRESS, DEFAULT_TIMEOUT, DeliveryConfig, build_courier, without_secrets,
+};
 pub use error::DeliveryError;
 pub use message::{Channel, Email, Message, Sms};
 pub use outbox::FileOutbox;

@@ -98,27 +98,14 @@ fn check_flags(args: &ServeArgs) -> anyhow::Result<(AdminTokens, TrustedProxies)
 /// credentials (`email: smtp://host:port`, `sms: outbox DIR/sms.jsonl`).
 fn transport_lines(args: &ServeArgs, outbox: &Path) -> [String; 2] {
     let email = match &args.smtp_url {
-        Some(url) => origin(url),
+        Some(url) => twostep_delivery::without_secrets(url),
         None => format!("outbox {}", outbox.join("email").display()),
     };
     let sms = match &args.sms_gateway_url {
-        Some(url) => origin(url),
+        Some(url) => twostep_delivery::without_secrets(url),
         None => format!("outbox {}", outbox.join("sms.jsonl").display()),
     };
     [format!("email: {email}"), format!("sms: {sms}")]
-}
-
-/// `scheme://host[:port]` of a URL: credentials may hide in its user info,
-/// path or query.
-fn origin(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return "<not a URL>".to_owned();
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host = authority
-        .rsplit_once('@')
-        .map_or(authority, |(_, host)| host);
-    format!("{scheme}://{host}")
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
@@ -214,30 +201,4 @@ async fn shutdown() {
     }
     #[cfg(not(unix))]
     let _ = interrupt.await;
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn origins_keep_no_credentials_path_or_query() {
-        assert_eq!(
-            origin("smtps://mailer:hunter2@mail.example.com:465"),
-            "smtps://mail.example.com:465"
-        );
-        assert_eq!(
-            origin("smtp://127.0.0.1:2525?tls=required"),
-            "smtp://127.0.0.1:2525"
-        );
-        assert_eq!(
-            origin("https://sms.example.com/send/s3cr3t?api_key=s3cr3t#x"),
-            "https://sms.example.com"
-        );
-        assert_eq!(
-            origin("https://user:p@ss@sms.example.com"),
-            "https://sms.example.com"
-        );
-        assert_eq!(origin("not a url with s3cr3t"), "<not a URL>");
-    }
 }
