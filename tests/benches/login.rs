@@ -67,6 +67,9 @@ fn start(data_dir: &Path) -> Server {
             "127.0.0.1:0",
             "--login-rate-per-minute",
             "0",
+            // One load generator on 127.0.0.1 stands for many clients.
+            "--login-in-flight-per-client",
+            "0",
             "--data-dir",
         ])
         .arg(data_dir)
