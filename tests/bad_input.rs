@@ -785,7 +785,7 @@ async fn bad_input_of_any_shape_gets_a_json_4xx_and_changes_nothing() {
         service.get("/v1/session", Some(token)).await.body["login"],
         "alice"
     );
-    let replayed = support::service::read_events(&service.data_dir.join("events.sqlite3"));
+    let replayed = service.events();
     assert_eq!(
         replayed.len(),
         events_before.len() + 2,

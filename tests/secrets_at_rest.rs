@@ -259,7 +259,13 @@ impl Run {
     /// The files to scan: event store and read models (each with its WAL) and every log.
     fn files(&self) -> Vec<(String, Vec<u8>)> {
         let dir: &Path = &self.service.data_dir;
-        let mut files = data_file_bytes(dir, "events.sqlite3");
+        let mut files = match &self.service.store_url {
+            Some(url) => vec![(
+                "events (postgres rows)".to_owned(),
+                support::service::dump_postgres_rows(url),
+            )],
+            None => data_file_bytes(dir, "events.sqlite3"),
+        };
         files.extend(data_file_bytes(dir, "readmodels.sqlite3"));
         files.push(("logs".to_owned(), self.service.logs().into_bytes()));
         files

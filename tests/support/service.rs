@@ -33,7 +33,122 @@ pub struct Reply {
     pub raw: String,
 }
 
-/// An event read back from the embedded store's file.
+/// The PostgreSQL server the postgres runs use (a fresh schema per service).
+pub const DEFAULT_POSTGRES_URL: &str = "postgres://root@127.0.0.1:5432/test";
+
+/// The shared secret every postgres-backed test service gets (a shared store
+/// needs one; see `StoreArgs::require_shared_secret`).
+pub const SHARED_SECRET: &str = "e2e-shared-secret-0123456789abcdef0123";
+
+/// Whether this copy of the harness runs its services on PostgreSQL: the
+/// `on_postgres` test target includes every test file again as a module, so
+/// its harness lives under `on_postgres::…`.
+pub fn on_postgres() -> bool {
+    module_path!().starts_with("on_postgres::")
+}
+
+/// A connection string naming a fresh schema on the test server.
+pub fn fresh_postgres_url() -> String {
+    let base = std::env::var("TWOSTEP_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| DEFAULT_POSTGRES_URL.into());
+    let separator = if base.contains('?') { '&' } else { '?' };
+    format!(
+        "{base}{separator}schema=twostep_e2e_{}",
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
+/// Runs `work` on a runtime of its own, on a thread of its own, so that
+/// synchronous helpers can use the async store from inside async tests.
+fn on_own_runtime<T: Send + 'static, F>(work: impl FnOnce() -> F + Send + 'static) -> T
+where
+    F: std::future::Future<Output = T>,
+{
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(work())
+    })
+    .join()
+    .unwrap()
+}
+
+/// Every event of the PostgreSQL store at `url`, read through the store trait.
+pub fn read_postgres_events(url: &str) -> Vec<StoredEvent> {
+    use time::format_description::well_known::Rfc3339;
+    use twostep_store::EventStore;
+    let url = url.to_owned();
+    let events = on_own_runtime(move || async move {
+        let store = twostep_store::postgres::PostgresStore::open(&url)
+            .await
+            .unwrap_or_else(|err| panic!("PostgreSQL is needed for the postgres runs: {err}"));
+        let mut events = Vec::new();
+        loop {
+            let after = events.last().map_or(0, |e: &twostep_store::RecordedEvent| e.position);
+            let page = store.read_all(after, 1_000).await.unwrap();
+            if page.is_empty() {
+                return events;
+            }
+            events.extend(page);
+        }
+    });
+    events
+        .into_iter()
+        .map(|e| StoredEvent {
+            position: e.position as i64,
+            event_id: e.event_id.to_string(),
+            stream: e.stream,
+            version: e.version as i64,
+            event_type: e.event_type,
+            schema_version: i64::from(e.schema_version),
+            recorded_at: e.recorded_at.format(&Rfc3339).unwrap(),
+            data: e.data,
+            metadata: serde_json::to_value(&e.metadata).unwrap(),
+        })
+        .collect()
+}
+
+/// Every row of the `events` table at `url`, as PostgreSQL prints it: what
+/// someone reading the database directly would see.
+pub fn dump_postgres_rows(url: &str) -> Vec<u8> {
+    let url = url.to_owned();
+    on_own_runtime(move || async move {
+        let (base, query) = url.split_once('?').unwrap();
+        let schema = query
+            .split('&')
+            .find_map(|p| p.strip_prefix("schema="))
+            .unwrap();
+        let (client, connection) = tokio_postgres::connect(base, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        let rows = client
+            .query(&format!("SELECT e::text FROM {schema}.events e ORDER BY position"), &[])
+            .await
+            .unwrap();
+        rows.iter()
+            .flat_map(|row| {
+                let mut line = row.get::<_, String>(0).into_bytes();
+                line.push(b'\n');
+                line
+            })
+            .collect()
+    })
+}
+
+/// Drops a test schema (and its events).
+pub fn drop_postgres_schema(url: &str) {
+    let url = url.to_owned();
+    on_own_runtime(move || async move {
+        if let Err(err) = twostep_store::postgres::PostgresStore::drop_schema(&url).await {
+            eprintln!("could not drop the test schema: {err}");
+        }
+    });
+}
+
+/// An event read back from the store.
 #[derive(Debug, Clone)]
 pub struct StoredEvent {
     pub position: i64,
@@ -56,6 +171,10 @@ pub struct Service {
     http: reqwest::Client,
     pub stdout_lines: Vec<String>,
     starts: usize,
+    /// The store's connection string when the service runs on PostgreSQL.
+    pub store_url: Option<String>,
+    /// Whether dropping this service drops the schema of `store_url`.
+    owns_schema: bool,
 }
 
 fn binary() -> &'static str {
@@ -65,6 +184,18 @@ fn binary() -> &'static str {
 impl Service {
     /// Starts the service on a fresh data directory.
     pub async fn start(options: ServiceOptions) -> Self {
+        let store_url = on_postgres().then(fresh_postgres_url);
+        Self::start_on(options, store_url, true).await
+    }
+
+    /// Starts the service on a fresh data directory and the PostgreSQL store
+    /// at `store_url` (or the embedded store if `None`); drops the schema
+    /// when dropped if `owns_schema`.
+    pub async fn start_on(
+        options: ServiceOptions,
+        store_url: Option<String>,
+        owns_schema: bool,
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let data_dir = dir.path().to_path_buf();
         let mut service = Self {
@@ -79,6 +210,8 @@ impl Service {
                 .unwrap(),
             stdout_lines: Vec::new(),
             starts: 0,
+            store_url,
+            owns_schema,
         };
         service.spawn().await;
         service
@@ -116,6 +249,11 @@ impl Service {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log));
+        if let Some(url) = &self.store_url {
+            command
+                .args(["--store", "postgres", "--store-url", url])
+                .env("TWOSTEP_SECRET", SHARED_SECRET);
+        }
         if let Some(url) = &self.options.smtp_url {
             command.args(["--smtp-url", url]);
         }
@@ -293,9 +431,12 @@ impl Service {
         .await
     }
 
-    /// Every event in the store file, in global order (read-only, while the service runs).
+    /// Every event in the store, in global order (read-only, while the service runs).
     pub fn events(&self) -> Vec<StoredEvent> {
-        read_events(&self.data_dir.join("events.sqlite3"))
+        match &self.store_url {
+            Some(url) => read_postgres_events(url),
+            None => read_events(&self.data_dir.join("events.sqlite3")),
+        }
     }
 
     /// Events of one type.
@@ -337,5 +478,10 @@ pub fn read_events(path: &Path) -> Vec<StoredEvent> {
 impl Drop for Service {
     fn drop(&mut self) {
         self.kill();
+        if self.owns_schema
+            && let Some(url) = &self.store_url
+        {
+            drop_postgres_schema(url);
+        }
     }
 }

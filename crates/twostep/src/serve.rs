@@ -81,6 +81,7 @@ fn check_flags(args: &ServeArgs) -> anyhow::Result<(AdminTokens, TrustedProxies)
             twostep_app::crypto::MIN_SECRET_BYTES
         );
     }
+    args.store.require_shared_secret(args.secret.is_some())?;
     let tokens = admin_tokens::resolve(
         args.operator_token.as_deref(),
         args.auditor_token.as_deref(),

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use clap::ValueEnum;
 use twostep_store::EventStore;
+use twostep_store::postgres::PostgresStore;
 use twostep_store::sqlite::SqliteStore;
 
 /// The event store adapters.
@@ -55,7 +56,7 @@ impl StoreArgs {
                     self.label()
                 )
             }
-            (StoreKind::Postgres, Some(_url)) => bail!("the postgres store is not built in yet"),
+            (StoreKind::Postgres, Some(url)) => open_postgres(url).await,
             (StoreKind::Kurrentdb, Some(_url)) => bail!("the kurrentdb store is not built in yet"),
         }
     }
@@ -72,6 +73,22 @@ impl StoreArgs {
         self.open().await
     }
 
+    /// Refuses a shared store without a shared secret: instances behind one
+    /// load balancer must key codes alike, or a code issued by one instance
+    /// fails on another. A per-data-directory generated secret only suits the
+    /// embedded store, which one process serves.
+    pub fn require_shared_secret(&self, secret_given: bool) -> anyhow::Result<()> {
+        if self.store != StoreKind::Sqlite && !secret_given {
+            bail!(
+                "--store {} is shared by several instances: give them all the same \
+                 TWOSTEP_SECRET (or --secret), at least 32 bytes; a secret generated \
+                 into each --data-dir would make codes issued by one instance fail on another",
+                self.label()
+            );
+        }
+        Ok(())
+    }
+
     /// `sqlite`, `postgres` or `kurrentdb`.
     pub fn label(&self) -> &'static str {
         match self.store {
@@ -84,5 +101,13 @@ impl StoreArgs {
 
 fn open_sqlite(path: &Path) -> anyhow::Result<Arc<dyn EventStore>> {
     let store = SqliteStore::open(path).context("opening the embedded event store")?;
+    Ok(Arc::new(store))
+}
+
+async fn open_postgres(url: &str) -> anyhow::Result<Arc<dyn EventStore>> {
+    let store = PostgresStore::open(url)
+        .await
+        .context("opening the postgres event store")?;
+    tracing::info!(store = %store.label(), "connected to the postgres event store");
     Ok(Arc::new(store))
 }
