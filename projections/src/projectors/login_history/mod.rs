@@ -9,6 +9,7 @@
 //! `lh_users` tables (logins are joined at query time), the outcome as a
 //! one-byte code.
 
+mod from_log;
 mod outcome;
 mod query;
 
@@ -18,6 +19,7 @@ use rusqlite::{Transaction, params};
 use twostep_domain::{AttemptEvent, LicenceEvent, LicenceId};
 
 use self::outcome::{Outcome, Step, describe};
+pub use self::from_log::LogHistory;
 pub(crate) use self::query::login_history;
 
 /// The outcome names the login history knows, for validating filters.
