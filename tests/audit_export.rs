@@ -102,8 +102,9 @@ async fn history() -> (SmtpServer, Service) {
         confirmed_over_smtp(&service, &smtp, LICENCE, login, &email, None, PASSWORD).await;
     }
     assert_eq!(password(&service, "alice", "not alice's").await["error"], "invalid_credentials");
-    let (challenge, code) = code_sent(&service, &smtp, "alice", 2).await;
-    for _ in 0..2 {
+    // One attempt per challenge: two challenges, a wrong code each.
+    for nth in [2, 3] {
+        let (challenge, code) = code_sent(&service, &smtp, "alice", nth).await;
         let reply = service.code_step(&challenge, &wrong(&code)).await;
         assert_eq!(reply.status, 401, "{}", reply.raw);
     }
@@ -207,6 +208,18 @@ async fn the_export_is_the_history_of_the_range_in_both_formats_with_exact_count
     let alice_codes = jsonl(&service, &["--login", "ALICE", "--outcome", "invalid_code"]);
     assert_eq!(alice_codes.len(), 2);
     assert!(alice_codes.iter().all(|r| r["login"] == "alice" && r["outcome"] == "invalid_code"));
+    let alerts = jsonl(&service, &["--outcome", "alert_raised"]);
+    let kinds: Vec<(&str, &str)> = alerts
+        .iter()
+        .map(|r| (r["login"].as_str().unwrap(), r["reason"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("alice", "wrong_code_after_right_password"),
+            ("alice", "account_locked_by_codes")
+        ]
+    );
     let bob = jsonl(&service, &["--login", "bob"]);
     let bobs: Vec<&Value> = all.iter().filter(|r| r["login"] == "bob").collect();
     assert_eq!(bob.iter().collect::<Vec<_>>(), bobs);
@@ -216,9 +229,9 @@ async fn the_export_is_the_history_of_the_range_in_both_formats_with_exact_count
     assert_eq!(
         run.stderr,
         format!(
-            "rows: {}\nattempts: 6\nsuccesses: 2\nfailures: 5\n  \
+            "rows: {}\nattempts: 7\nsuccesses: 2\nfailures: 5\n  \
              invalid_code/wrong_code: 2\n  invalid_credentials/wrong_password: 2\n  \
-             unknown_login: 1\nlocks: 1\nalerts: 1\n",
+             unknown_login: 1\nlocks: 1\nalerts: 2\n",
             all.len()
         )
     );
