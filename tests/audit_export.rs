@@ -59,7 +59,9 @@ fn jsonl(service: &Service, extra: &[&str]) -> Vec<Value> {
 }
 
 fn positions(rows: &[Value]) -> Vec<u64> {
-    rows.iter().map(|r| r["position"].as_u64().unwrap()).collect()
+    rows.iter()
+        .map(|r| r["position"].as_u64().unwrap())
+        .collect()
 }
 
 fn instant(text: &str) -> OffsetDateTime {
@@ -71,7 +73,12 @@ async fn password(service: &Service, login: &str, password: &str) -> Value {
 }
 
 /// The password step that sends a code: `(challenge, code)`.
-async fn code_sent(service: &Service, smtp: &SmtpServer, login: &str, nth: usize) -> (String, String) {
+async fn code_sent(
+    service: &Service,
+    smtp: &SmtpServer,
+    login: &str,
+    nth: usize,
+) -> (String, String) {
     let step = password(service, login, PASSWORD).await;
     assert_eq!(step["status"], "code_sent", "{step}");
     let mail = smtp.nth_to(&format!("{login}@example.com"), nth).await;
@@ -101,7 +108,10 @@ async fn history() -> (SmtpServer, Service) {
         let email = format!("{login}@example.com");
         confirmed_over_smtp(&service, &smtp, LICENCE, login, &email, None, PASSWORD).await;
     }
-    assert_eq!(password(&service, "alice", "not alice's").await["error"], "invalid_credentials");
+    assert_eq!(
+        password(&service, "alice", "not alice's").await["error"],
+        "invalid_credentials"
+    );
     // One attempt per challenge: two challenges, a wrong code each.
     for nth in [2, 3] {
         let (challenge, code) = code_sent(&service, &smtp, "alice", nth).await;
@@ -110,10 +120,16 @@ async fn history() -> (SmtpServer, Service) {
     }
     let (challenge, code) = code_sent(&service, &smtp, "bob", 2).await;
     assert_eq!(service.code_step(&challenge, &code).await.status, 200);
-    assert_eq!(password(&service, "carol", "not carol's").await["error"], "invalid_credentials");
+    assert_eq!(
+        password(&service, "carol", "not carol's").await["error"],
+        "invalid_credentials"
+    );
     let (challenge, code) = code_sent(&service, &smtp, "carol", 2).await;
     assert_eq!(service.code_step(&challenge, &code).await.status, 200);
-    assert_eq!(password(&service, "mallory", PASSWORD).await["error"], "invalid_credentials");
+    assert_eq!(
+        password(&service, "mallory", PASSWORD).await["error"],
+        "invalid_credentials"
+    );
     caught_up(&service).await;
     (smtp, service)
 }
@@ -168,7 +184,12 @@ async fn the_export_is_the_history_of_the_range_in_both_formats_with_exact_count
     assert_eq!(csv.code, 0, "{}", csv.stderr);
     assert!(csv.stdout.ends_with("\r\n"));
     let mut reader = csv::Reader::from_reader(csv.stdout.as_bytes());
-    let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
+    let header: Vec<String> = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_owned)
+        .collect();
     let columns: Vec<String> = range[0].as_object().unwrap().keys().cloned().collect();
     assert_eq!(header.len(), 16);
     let parsed: Vec<Value> = reader
@@ -207,7 +228,11 @@ async fn the_export_is_the_history_of_the_range_in_both_formats_with_exact_count
     // Filters: one login, one outcome.
     let alice_codes = jsonl(&service, &["--login", "ALICE", "--outcome", "invalid_code"]);
     assert_eq!(alice_codes.len(), 2);
-    assert!(alice_codes.iter().all(|r| r["login"] == "alice" && r["outcome"] == "invalid_code"));
+    assert!(
+        alice_codes
+            .iter()
+            .all(|r| r["login"] == "alice" && r["outcome"] == "invalid_code")
+    );
     let alerts = jsonl(&service, &["--outcome", "alert_raised"]);
     let kinds: Vec<(&str, &str)> = alerts
         .iter()
@@ -242,12 +267,17 @@ async fn the_export_is_the_history_of_the_range_in_both_formats_with_exact_count
     let unknown = export(&service, &["--format", "csv", "--outcome", "pwned"]);
     assert_eq!(unknown.code, 1);
     assert!(
-        unknown.stderr.contains("--outcome \"pwned\" must be one of: access_confirmation_issued, "),
+        unknown
+            .stderr
+            .contains("--outcome \"pwned\" must be one of: access_confirmation_issued, "),
         "{}",
         unknown.stderr
     );
     let bad_time = export(&service, &["--format", "csv", "--from", "noon"]);
-    assert_eq!((bad_time.code, bad_time.stderr.contains("RFC 3339")), (1, true));
+    assert_eq!(
+        (bad_time.code, bad_time.stderr.contains("RFC 3339")),
+        (1, true)
+    );
     let other = twostep(
         &service.data_dir,
         &["audit", "export", "--licence", "Globex", "--format", "csv"],
@@ -282,12 +312,25 @@ async fn a_rebuild_gives_the_live_read_models_and_verify_finds_an_altered_row() 
     let refused = twostep(&dir, &["projections", "rebuild"]);
     assert_eq!(refused.code, 1);
     assert!(refused.stderr.contains("is in use"), "{}", refused.stderr);
-    assert!(refused.stderr.contains("events.sqlite3.lock"), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("events.sqlite3.lock"),
+        "{}",
+        refused.stderr
+    );
 
     service.stop();
     let untouched = twostep(&dir, &["projections", "rebuild", "--verify"]);
-    assert_eq!((untouched.code, untouched.stdout.as_str()), (0, ""), "{}", untouched.stderr);
-    assert!(untouched.stderr.contains("no difference"), "{}", untouched.stderr);
+    assert_eq!(
+        (untouched.code, untouched.stdout.as_str()),
+        (0, ""),
+        "{}",
+        untouched.stderr
+    );
+    assert!(
+        untouched.stderr.contains("no difference"),
+        "{}",
+        untouched.stderr
+    );
 
     let rebuilt = twostep(&dir, &["projections", "rebuild"]);
     assert_eq!(rebuilt.code, 0, "{}", rebuilt.stderr);
@@ -300,10 +343,18 @@ async fn a_rebuild_gives_the_live_read_models_and_verify_finds_an_altered_row() 
     );
     let one = twostep(&dir, &["projections", "rebuild", "lockout"]);
     assert_eq!(one.code, 0, "{}", one.stderr);
-    assert!(one.stderr.starts_with("rebuilt lockout from "), "{}", one.stderr);
+    assert!(
+        one.stderr.starts_with("rebuilt lockout from "),
+        "{}",
+        one.stderr
+    );
     let unknown = twostep(&dir, &["projections", "rebuild", "logins"]);
     assert_eq!(unknown.code, 1);
-    assert!(unknown.stderr.contains("no read model is named \"logins\""), "{}", unknown.stderr);
+    assert!(
+        unknown.stderr.contains("no read model is named \"logins\""),
+        "{}",
+        unknown.stderr
+    );
 
     // One altered row: verify prints it from both sides and exits 1.
     {
@@ -321,15 +372,34 @@ async fn a_rebuild_gives_the_live_read_models_and_verify_finds_an_altered_row() 
     assert_eq!(altered.code, 1, "{}", altered.stderr);
     let lines: Vec<&str> = altered.stdout.lines().collect();
     assert_eq!(lines.len(), 2, "{}", altered.stdout);
-    assert!(lines[0].starts_with("login_history only in live    position="), "{}", lines[0]);
-    assert!(lines[0].contains("client_ip=\"203.0.113.9\""), "{}", lines[0]);
-    assert!(lines[1].starts_with("login_history only in rebuilt position="), "{}", lines[1]);
+    assert!(
+        lines[0].starts_with("login_history only in live    position="),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[0].contains("client_ip=\"203.0.113.9\""),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1].starts_with("login_history only in rebuilt position="),
+        "{}",
+        lines[1]
+    );
     assert!(lines[1].contains("client_ip=\"127.0.0.1\""), "{}", lines[1]);
-    assert!(altered.stderr.contains("2 rows differ"), "{}", altered.stderr);
+    assert!(
+        altered.stderr.contains("2 rows differ"),
+        "{}",
+        altered.stderr
+    );
 
     // Rebuilt again, the server answers as before.
     assert_eq!(twostep(&dir, &["projections", "rebuild"]).code, 0);
-    assert_eq!(twostep(&dir, &["projections", "rebuild", "--verify"]).code, 0);
+    assert_eq!(
+        twostep(&dir, &["projections", "rebuild", "--verify"]).code,
+        0
+    );
     service.start_again().await;
     assert_eq!(audit_answers(&service).await, before);
 }

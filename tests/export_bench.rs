@@ -14,7 +14,6 @@
 #[path = "../projections/tests/support/mod.rs"]
 mod world;
 
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -109,11 +108,27 @@ async fn export_of_a_million_events_in_bounded_memory() {
     let out = scratch.path().join("export");
     let out_text = out.to_string_lossy().into_owned();
     for (label, extra) in [
-        ("csv, whole licence", vec!["--format", "csv", "--out", &out_text]),
-        ("jsonl, whole licence", vec!["--format", "jsonl", "--out", &out_text]),
-        ("jsonl, one user", vec!["--format", "jsonl", "--login", "user7"]),
+        (
+            "csv, whole licence",
+            vec!["--format", "csv", "--out", &out_text],
+        ),
+        (
+            "jsonl, whole licence",
+            vec!["--format", "jsonl", "--out", &out_text],
+        ),
+        (
+            "jsonl, one user",
+            vec!["--format", "jsonl", "--login", "user7"],
+        ),
     ] {
-        let mut args = vec!["audit", "export", "--licence", "acme", "--data-dir", &dir_text];
+        let mut args = vec![
+            "audit",
+            "export",
+            "--licence",
+            "acme",
+            "--data-dir",
+            &dir_text,
+        ];
         args.extend(extra);
         let (took, peak, summary) = run_measured(&args);
         let rows = summary

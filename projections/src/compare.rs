@@ -45,7 +45,9 @@ pub fn compare_files(
         for table in projector.tables() {
             let columns = columns(&conn, table)?;
             let list = columns.join(", ");
-            for (only_in_live, first, second) in [(true, "main", "rebuilt"), (false, "rebuilt", "main")] {
+            for (only_in_live, first, second) in
+                [(true, "main", "rebuilt"), (false, "rebuilt", "main")]
+            {
                 let sql = format!(
                     "SELECT {list} FROM {first}.{table} EXCEPT SELECT {list} FROM {second}.{table} ORDER BY 1"
                 );
@@ -61,7 +63,14 @@ pub fn compare_files(
              EXCEPT SELECT projector, position FROM {second}.checkpoints ORDER BY 1",
             list = names.join(", ")
         );
-        collect(&conn, &sql, "checkpoints", &columns, only_in_live, &mut differences)?;
+        collect(
+            &conn,
+            &sql,
+            "checkpoints",
+            &columns,
+            only_in_live,
+            &mut differences,
+        )?;
     }
     Ok(differences)
 }
@@ -73,7 +82,8 @@ fn chosen(names: &[&str]) -> Result<Vec<Projector>, ProjectionError> {
     names
         .iter()
         .map(|name| {
-            Projector::named(name).ok_or_else(|| ProjectionError::UnknownProjector((*name).to_owned()))
+            Projector::named(name)
+                .ok_or_else(|| ProjectionError::UnknownProjector((*name).to_owned()))
         })
         .collect()
 }

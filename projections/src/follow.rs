@@ -160,7 +160,10 @@ pub(crate) async fn catch_up_reporting(
         // Freeing ten thousand decoded events takes a while: not on the writer.
         drop(tokio::task::spawn_blocking(move || drop(batch)));
         positions = applied.iter().map(Applied::position).collect();
-        progress(positions.iter().copied().min().unwrap_or(head).min(head), head);
+        progress(
+            positions.iter().copied().min().unwrap_or(head).min(head),
+            head,
+        );
         prefetched = next?;
     }
 }

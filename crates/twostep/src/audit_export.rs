@@ -22,8 +22,8 @@ use twostep_domain::{LicenceId, LicenceName, Timestamp};
 use twostep_projections::{HistoryQuery, LogHistory};
 use twostep_store::EventStore;
 
-pub use self::rows::{COLUMNS, Format};
 use self::rows::RowWriter;
+pub use self::rows::{COLUMNS, Format};
 use self::summary::Summary;
 use crate::progress::Progress;
 use crate::store::StoreArgs;
@@ -83,8 +83,12 @@ fn select(args: &ExportArgs) -> anyhow::Result<Selection> {
             bail!("--outcome {outcome:?} must be one of: {}", known.join(", "));
         }
     }
-    let name = LicenceName::parse(&args.licence)
-        .map_err(|err| anyhow!("--licence {:?} is not a valid licence name: {err}", args.licence))?;
+    let name = LicenceName::parse(&args.licence).map_err(|err| {
+        anyhow!(
+            "--licence {:?} is not a valid licence name: {err}",
+            args.licence
+        )
+    })?;
     let user = match args.login.as_deref() {
         Some(login) => Some(
             Twostep::user_id(&args.licence, login)
@@ -228,7 +232,10 @@ mod tests {
     fn an_unknown_outcome_is_refused_with_the_valid_ones() {
         let message = refusal(&["--outcome", "pwned"]);
         let known = twostep_projections::history_outcomes().join(", ");
-        assert_eq!(message, format!("--outcome \"pwned\" must be one of: {known}"));
+        assert_eq!(
+            message,
+            format!("--outcome \"pwned\" must be one of: {known}")
+        );
     }
 
     #[test]
@@ -242,7 +249,12 @@ mod tests {
     #[test]
     fn a_range_that_ends_before_it_starts_is_refused() {
         assert_eq!(
-            refusal(&["--from", "2026-12-03T11:00:00Z", "--to", "2026-12-03T10:00:00Z"]),
+            refusal(&[
+                "--from",
+                "2026-12-03T11:00:00Z",
+                "--to",
+                "2026-12-03T10:00:00Z"
+            ]),
             "--from must not be after --to"
         );
     }

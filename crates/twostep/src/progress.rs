@@ -31,7 +31,10 @@ impl Progress {
         if !self.shown {
             return;
         }
-        let mut last = self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut last = self
+            .last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let now = Instant::now();
         if last.is_some_and(|at| now.duration_since(at) < EVERY) && done < total {
             return;

@@ -18,8 +18,8 @@ use std::collections::HashMap;
 use rusqlite::{Transaction, params};
 use twostep_domain::{AttemptEvent, LicenceEvent, LicenceId};
 
-use self::outcome::{Outcome, Step, describe};
 pub use self::from_log::LogHistory;
+use self::outcome::{Outcome, Step, describe};
 pub(crate) use self::query::login_history;
 
 /// The outcome names the login history knows, for validating filters.
