@@ -237,7 +237,8 @@ fn origin(stream: &str) -> Option<Origin> {
     Some(Origin::Other)
 }
 
-fn fact_of(recorded: &RecordedEvent) -> Fact {
+/// What `recorded` says (logged and [`Fact::Skipped`] when it cannot be decoded).
+pub(crate) fn fact_of(recorded: &RecordedEvent) -> Fact {
     let decoded = match origin(&recorded.stream) {
         None => Err("the stream name does not hold a valid id".to_owned()),
         Some(Origin::Other) => return Fact::Skipped,

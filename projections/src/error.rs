@@ -21,6 +21,9 @@ pub enum ProjectionError {
         "no projector is named {0:?} (known: active_codes, lockout, security_alerts, login_history)"
     )]
     UnknownProjector(String),
+    /// An outcome filter names no outcome of the login history.
+    #[error("no login-history outcome is named {0:?} (known: {known})", known = crate::history_outcomes().join(", "))]
+    UnknownOutcome(String),
     /// The folder of the read-model file could not be created.
     #[error("read-model file: {0}")]
     Io(String),

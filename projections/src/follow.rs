@@ -96,6 +96,16 @@ pub(crate) async fn catch_up(
     db: &Arc<Database>,
     store: &Arc<dyn EventStore>,
 ) -> Result<(), ProjectionError> {
+    catch_up_reporting(db, store, &|_, _| {}).await
+}
+
+/// [`catch_up`], calling `progress(position, head)` after each batch with
+/// the position every projector has reached and the head it runs to.
+pub(crate) async fn catch_up_reporting(
+    db: &Arc<Database>,
+    store: &Arc<dyn EventStore>,
+    progress: &(dyn Fn(Position, Position) + Send + Sync),
+) -> Result<(), ProjectionError> {
     let head = store.head().await?;
     let mut positions = db
         .read(|conn| {
@@ -150,6 +160,10 @@ pub(crate) async fn catch_up(
         // Freeing ten thousand decoded events takes a while: not on the writer.
         drop(tokio::task::spawn_blocking(move || drop(batch)));
         positions = applied.iter().map(Applied::position).collect();
+        progress(
+            positions.iter().copied().min().unwrap_or(head).min(head),
+            head,
+        );
         prefetched = next?;
     }
 }

@@ -33,6 +33,7 @@
 #![deny(missing_docs)]
 
 mod batch;
+mod compare;
 mod db;
 mod error;
 mod follow;
@@ -47,6 +48,7 @@ use tokio::task::JoinHandle;
 use twostep_domain::{LicenceId, Timestamp, UserId};
 use twostep_store::EventStore;
 
+pub use compare::{Difference, compare_files};
 pub use error::ProjectionError;
 pub use views::{
     ActiveCodeView, AlertCause, AlertView, Checkpoint, DEFAULT_HISTORY_LIMIT, HistoryEntry,
@@ -54,6 +56,7 @@ pub use views::{
 };
 
 use crate::db::Database;
+pub use crate::projectors::LogHistory;
 use crate::projectors::Projector;
 
 /// The outcomes a login-history entry can have (`code_sent`,
@@ -102,6 +105,16 @@ impl ReadModels {
     /// spawned followers run: no event is applied twice.
     pub async fn catch_up(&self, store: &Arc<dyn EventStore>) -> Result<(), ProjectionError> {
         follow::catch_up(&self.db, store).await
+    }
+
+    /// [`catch_up`](Self::catch_up), calling `progress(position, head)`
+    /// after each batch (for a progress bar).
+    pub async fn catch_up_reporting(
+        &self,
+        store: &Arc<dyn EventStore>,
+        progress: &(dyn Fn(u64, u64) + Send + Sync),
+    ) -> Result<(), ProjectionError> {
+        follow::catch_up_reporting(&self.db, store, progress).await
     }
 
     /// Where each projector stands.

@@ -35,6 +35,18 @@ pub enum Command {
         #[arg(long, default_value = "schemas/events")]
         out: PathBuf,
     },
+    /// Auditors' commands on the log (export).
+    Audit {
+        /// What to do.
+        #[command(subcommand)]
+        command: crate::audit::AuditCommand,
+    },
+    /// Read-model maintenance (rebuild).
+    Projections {
+        /// What to do.
+        #[command(subcommand)]
+        command: crate::projections::ProjectionsCommand,
+    },
 }
 
 /// Log line format.
@@ -150,5 +162,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Audit { command } => crate::audit::run(command),
+        Command::Projections { command } => crate::projections::run(command),
     }
 }

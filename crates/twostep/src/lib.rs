@@ -6,10 +6,15 @@
 #![deny(missing_docs)]
 
 mod admin_tokens;
+pub mod audit;
+pub mod audit_export;
 pub mod cli;
 mod connections;
 mod data_dir;
 mod logging;
+mod progress;
+pub mod projections;
+pub mod projections_rebuild;
 pub mod serve;
 pub mod store;
 

@@ -14,6 +14,7 @@ use rusqlite::Transaction;
 
 pub(crate) use active_codes::active_code;
 pub(crate) use lockout::lockout;
+pub use login_history::LogHistory;
 pub(crate) use login_history::{login_history, outcome_names};
 pub(crate) use security_alerts::security_alerts;
 

@@ -9,6 +9,7 @@
 //! `lh_users` tables (logins are joined at query time), the outcome as a
 //! one-byte code.
 
+mod from_log;
 mod outcome;
 mod query;
 
@@ -17,6 +18,7 @@ use std::collections::HashMap;
 use rusqlite::{Transaction, params};
 use twostep_domain::{AttemptEvent, LicenceEvent, LicenceId};
 
+pub use self::from_log::LogHistory;
 use self::outcome::{Outcome, Step, describe};
 pub(crate) use self::query::login_history;
 
