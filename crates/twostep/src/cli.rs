@@ -29,6 +29,9 @@ pub enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Auditors' tools: verify the log's hash chains and signed checkpoints, sign a checkpoint.
+    #[command(subcommand)]
+    Audit(crate::audit::AuditCommand),
     /// Write the JSON Schema of every stored event type, one file per type.
     Schemas {
         /// Directory to write into.
@@ -114,6 +117,9 @@ pub struct ServeArgs {
     /// Longest a keep-alive connection may stay open with no request in flight before it is closed.
     #[arg(long, env = "TWOSTEP_IDLE_TIMEOUT_SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     pub idle_timeout_seconds: u64,
+    /// Seconds between signed checkpoints of the stream heads (taken only when new events arrived; 0: never).
+    #[arg(long, env = "TWOSTEP_CHECKPOINT_INTERVAL_SECONDS", default_value_t = 60)]
+    pub checkpoint_interval_seconds: u64,
     /// Connections served at once; further clients wait to be accepted.
     #[arg(long, env = "TWOSTEP_MAX_CONNECTIONS", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
@@ -126,6 +132,7 @@ pub struct ServeArgs {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => crate::serve::run(*args),
+        Command::Audit(command) => crate::audit::run(command),
         Command::Openapi { out } => {
             let text = format!(
                 "{}\n",

@@ -6,10 +6,13 @@
 #![deny(missing_docs)]
 
 mod admin_tokens;
+pub mod audit;
+pub mod audit_verify;
 pub mod cli;
 mod connections;
 mod data_dir;
 mod logging;
+mod secret;
 pub mod serve;
 pub mod store;
 
@@ -22,9 +25,12 @@ pub fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     match cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("twostep: {error:#}");
-            ExitCode::FAILURE
-        }
+        Err(error) => match error.downcast_ref::<audit::ExitStatus>() {
+            Some(audit::ExitStatus(status)) => ExitCode::from(*status),
+            None => {
+                eprintln!("twostep: {error:#}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }
