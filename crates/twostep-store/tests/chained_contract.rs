@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use tempfile::TempDir;
-use twostep_store::chain::ChainedStore;
+use twostep_store::chain::{ChainedStore, Content, GENESIS, event_hash};
 use twostep_store::sqlite::SqliteStore;
-use twostep_store::{EventStore, contract};
+use twostep_store::{EventStore, ExpectedVersion, Metadata, NewEvent, StoreError, contract};
 
 /// A store in a fresh directory, kept alive as long as the store is used.
 fn fresh_store() -> (TempDir, Arc<dyn EventStore>) {
@@ -94,4 +94,107 @@ async fn run_all_passes_with_a_store_per_check() {
     })
     .await;
     assert_eq!(verdict, Ok(()));
+}
+
+/// Fails unless every event of `stream` links to the one before it and
+/// matches its own hash.
+async fn assert_chain_holds(store: &dyn EventStore, stream: &str, expected_len: usize) {
+    let events = twostep_store::read_whole_stream(store, stream)
+        .await
+        .expect("the stream reads back");
+    assert_eq!(events.len(), expected_len);
+    let mut prev = GENESIS.to_owned();
+    for event in &events {
+        let link = event.metadata.chain.as_ref().expect("every event is linked");
+        assert_eq!(link.prev, prev, "version {} links to the version before it", event.version);
+        assert_eq!(
+            link.hash,
+            event_hash(Content::of(event), &link.prev, Some(&link.at)),
+            "version {} matches its own hash",
+            event.version
+        );
+        prev = link.hash.clone();
+    }
+}
+
+fn event(n: u64) -> NewEvent {
+    NewEvent {
+        event_id: uuid::Uuid::new_v4(),
+        event_type: "Chained".into(),
+        schema_version: 1,
+        data: serde_json::json!({ "n": n }),
+        metadata: Metadata::default(),
+    }
+}
+
+/// Concurrent `Any` appends (turned into exact appends and retried), exact
+/// appends, and an idempotent retry leave one unbroken chain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_any_appends_and_retries_keep_one_unbroken_chain() {
+    let (_dir, store) = fresh_store();
+    let first = vec![event(0), event(1)];
+    store
+        .append("chained", ExpectedVersion::NoStream, first.clone())
+        .await
+        .expect("the first append");
+    let mut running = tokio::task::JoinSet::new();
+    for task in 0..8u64 {
+        let store = Arc::clone(&store);
+        running.spawn(async move {
+            for n in 0..10 {
+                store
+                    .append("chained", ExpectedVersion::Any, vec![event(task * 100 + n)])
+                    .await
+                    .expect("an Any append");
+            }
+        });
+    }
+    while let Some(joined) = running.join_next().await {
+        joined.expect("an appending task");
+    }
+    let retried = store
+        .append("chained", ExpectedVersion::NoStream, first)
+        .await
+        .expect("an idempotent retry");
+    assert_eq!(retried.stream_version, 2);
+    let stale = store
+        .append("chained", ExpectedVersion::Exact(5), vec![event(999)])
+        .await;
+    assert!(
+        matches!(stale, Err(StoreError::WrongExpectedVersion { actual: 82, .. })),
+        "{stale:?}"
+    );
+    store
+        .append("chained", ExpectedVersion::Exact(82), vec![event(1000)])
+        .await
+        .expect("an exact append at the head");
+    assert_chain_holds(store.as_ref(), "chained", 83).await;
+}
+
+/// A stream written before chaining: the first linked event chains over the
+/// unlinked ones (hashed without `at`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chaining_continues_a_stream_written_without_links() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("events.db");
+    {
+        let plain = SqliteStore::open(&path).expect("the store opens");
+        plain
+            .append("legacy", ExpectedVersion::NoStream, vec![event(1), event(2)])
+            .await
+            .expect("an unlinked append");
+    }
+    let store = chained(SqliteStore::open(&path).expect("the store opens again"));
+    store
+        .append("legacy", ExpectedVersion::Any, vec![event(3)])
+        .await
+        .expect("a linked append");
+    let events = twostep_store::read_whole_stream(store.as_ref(), "legacy")
+        .await
+        .expect("the stream reads back");
+    let first = event_hash(Content::of(&events[0]), GENESIS, None);
+    let second = event_hash(Content::of(&events[1]), &first, None);
+    let link = events[2].metadata.chain.as_ref().expect("the new event is linked");
+    assert_eq!(link.prev, second);
+    assert_eq!(events[0].metadata.chain, None);
 }

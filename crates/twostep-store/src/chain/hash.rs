@@ -202,7 +202,8 @@ mod tests {
         let (data, metadata) = (data(), metadata());
         assert_eq!(
             event_hash(content(&data, &metadata), GENESIS, Some("2026-01-02T03:04:05Z")),
-            "HASH"
+            // Cross-checked: sha256(b"twostep-chain/v1\n" + the canonical text above) in Python.
+            "cfb1c1ae61edff2701cd78d0dc58eefef349fb0f39d1f7ce19234adebda310bb"
         );
     }
 
