@@ -36,16 +36,23 @@ async fn history() -> Service {
     let new_code = latest_emailed_code(&service, "alice@example.com");
     let challenge = second.body["challenge_id"].as_str().unwrap();
     if old_code != new_code {
+        // The superseded code is refused, and the attempt closes the challenge.
         let stale = service.code_step(challenge, &old_code).await;
         assert_eq!(stale.status, 401, "{}", stale.raw);
     }
-    let session = service.code_step(challenge, &new_code).await;
+    let third = service.password_step(LICENCE, "alice", PASSWORD).await;
+    assert_eq!(third.body["status"], "code_sent", "{}", third.raw);
+    let code = latest_emailed_code(&service, "alice@example.com");
+    let challenge = third.body["challenge_id"].as_str().unwrap();
+    let session = service.code_step(challenge, &code).await;
     assert_eq!(session.body["status"], "authenticated", "{}", session.raw);
     // bob: two wrong codes lock the account.
-    let step = service.password_step(LICENCE, "bob", PASSWORD).await;
-    let challenge = step.body["challenge_id"].as_str().unwrap().to_owned();
     for _ in 0..2 {
-        service.code_step(&challenge, "000000").await;
+        let step = service.password_step(LICENCE, "bob", PASSWORD).await;
+        let challenge = step.body["challenge_id"].as_str().unwrap().to_owned();
+        let code = latest_emailed_code(&service, "bob@example.com");
+        let wrong = if code == "000000" { "111111" } else { "000000" };
+        service.code_step(&challenge, wrong).await;
     }
     let locked = service.password_step(LICENCE, "bob", PASSWORD).await;
     assert_eq!(locked.body["error"], "account_locked", "{}", locked.raw);
