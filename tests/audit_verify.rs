@@ -25,7 +25,14 @@ async fn history() -> Service {
         json!({ "max_failed_codes": 2, "lock_seconds": 3600, "resend_interval_seconds": 0 });
     service.licence_with_2fa(LICENCE, "email", policy).await;
     for login in ["alice", "bob", "carol"] {
-        confirmed_user(&service, LICENCE, login, &format!("{login}@example.com"), None).await;
+        confirmed_user(
+            &service,
+            LICENCE,
+            login,
+            &format!("{login}@example.com"),
+            None,
+        )
+        .await;
     }
     // alice: a code superseded by a second password step, then the newer code.
     let first = service.password_step(LICENCE, "alice", PASSWORD).await;
@@ -57,7 +64,9 @@ async fn history() -> Service {
     let locked = service.password_step(LICENCE, "bob", PASSWORD).await;
     assert_eq!(locked.body["error"], "account_locked", "{}", locked.raw);
     // carol: a wrong password.
-    service.password_step(LICENCE, "carol", "not the password").await;
+    service
+        .password_step(LICENCE, "carol", "not the password")
+        .await;
     service.stop();
     service
 }
@@ -101,9 +110,16 @@ fn verify(dir: &Path, secret: Option<&str>) -> (i32, Vec<String>) {
 fn tamper(dir: &Path, sql: &str, params: &[&dyn rusqlite::ToSql]) {
     let conn = rusqlite::Connection::open(store_file(dir)).unwrap();
     let triggers: i64 = conn
-        .query_row("SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger'", [], |r| r.get(0))
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger'",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
-    assert_eq!(triggers, 0, "no trigger protects the rows (drop them first if one is added)");
+    assert_eq!(
+        triggers, 0,
+        "no trigger protects the rows (drop them first if one is added)"
+    );
     let changed = conn.execute(sql, params).unwrap();
     assert!(changed >= 1, "{sql} changed nothing");
 }
@@ -122,7 +138,11 @@ fn busiest_account(events: &[StoredEvent]) -> Vec<StoredEvent> {
         .max_by_key(|s| (events.iter().filter(|e| e.stream == *s).count(), *s))
         .unwrap()
         .to_owned();
-    events.iter().filter(|e| e.stream == busiest).cloned().collect()
+    events
+        .iter()
+        .filter(|e| e.stream == busiest)
+        .cloned()
+        .collect()
 }
 
 fn breaks(lines: &[String]) -> Vec<&String> {
@@ -145,7 +165,11 @@ async fn tampering_with_the_stored_log_is_caught_by_audit_verify() {
         names.len()
     };
     let account = busiest_account(&events);
-    assert!(account.len() >= 6, "alice's stream is long: {}", account.len());
+    assert!(
+        account.len() >= 6,
+        "alice's stream is long: {}",
+        account.len()
+    );
     let stream = account[0].stream.clone();
     let at = |version: usize| &account[version - 1];
 
@@ -168,7 +192,11 @@ async fn tampering_with_the_stored_log_is_caught_by_audit_verify() {
     let digit = data.iter().position(u8::is_ascii_digit).unwrap();
     data[digit] = b'0' + (data[digit] - b'0' + 1) % 10;
     let data = String::from_utf8(data).unwrap();
-    tamper(edited.path(), "UPDATE events SET data = ?1 WHERE position = ?2", &[&data, &target.position]);
+    tamper(
+        edited.path(),
+        "UPDATE events SET data = ?1 WHERE position = ?2",
+        &[&data, &target.position],
+    );
     let (code, lines) = verify(edited.path(), None);
     assert_eq!(
         breaks(&lines),
@@ -181,7 +209,11 @@ async fn tampering_with_the_stored_log_is_caught_by_audit_verify() {
 
     // One event deleted from the middle of the stream.
     let deleted = copy_of(&service.data_dir);
-    tamper(deleted.path(), "DELETE FROM events WHERE position = ?1", &[&at(2).position]);
+    tamper(
+        deleted.path(),
+        "DELETE FROM events WHERE position = ?1",
+        &[&at(2).position],
+    );
     let (code, lines) = verify(deleted.path(), None);
     assert_eq!(
         breaks(&lines),
@@ -195,16 +227,34 @@ async fn tampering_with_the_stored_log_is_caught_by_audit_verify() {
     // Two events of the stream swapped (versions 4 and 5 exchanged).
     let swapped = copy_of(&service.data_dir);
     let (four, five) = (at(4).position, at(5).position);
-    tamper(swapped.path(), "UPDATE events SET version = -version WHERE position IN (?1, ?2)", &[&four, &five]);
-    tamper(swapped.path(), "UPDATE events SET version = 5 WHERE position = ?1", &[&four]);
-    tamper(swapped.path(), "UPDATE events SET version = 4 WHERE position = ?1", &[&five]);
+    tamper(
+        swapped.path(),
+        "UPDATE events SET version = -version WHERE position IN (?1, ?2)",
+        &[&four, &five],
+    );
+    tamper(
+        swapped.path(),
+        "UPDATE events SET version = 5 WHERE position = ?1",
+        &[&four],
+    );
+    tamper(
+        swapped.path(),
+        "UPDATE events SET version = 4 WHERE position = ?1",
+        &[&five],
+    );
     let (code, lines) = verify(swapped.path(), None);
     assert_eq!(
         breaks(&lines),
         vec![
-            &format!("BREAK stream {stream} version 5 position {four}: content altered: the event does not match its own hash"),
-            &format!("BREAK stream {stream} version 4 position {five}: events reordered: stored after version 5 (position {four}), which should follow it"),
-            &format!("BREAK stream {stream} version 4 position {five}: content altered: the event does not match its own hash"),
+            &format!(
+                "BREAK stream {stream} version 5 position {four}: content altered: the event does not match its own hash"
+            ),
+            &format!(
+                "BREAK stream {stream} version 4 position {five}: events reordered: stored after version 5 (position {four}), which should follow it"
+            ),
+            &format!(
+                "BREAK stream {stream} version 4 position {five}: content altered: the event does not match its own hash"
+            ),
         ]
     );
     assert_eq!(code, 1);
@@ -229,7 +279,10 @@ async fn tampering_with_the_stored_log_is_caught_by_audit_verify() {
     assert_eq!(code, 1);
 
     // Checked with another service secret, the checkpoint is not the service's.
-    let (code, lines) = verify(untouched.path(), Some("another secret of at least thirty-two bytes"));
+    let (code, lines) = verify(
+        untouched.path(),
+        Some("another secret of at least thirty-two bytes"),
+    );
     assert_eq!(
         breaks(&lines),
         vec![&format!(

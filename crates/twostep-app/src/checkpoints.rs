@@ -82,8 +82,8 @@ pub async fn record_checkpoint(
     let last = last_event(store, CHECKPOINT_STREAM).await?;
     let (previous, last_version) = match &last {
         Some(event) => {
-            let previous: CheckpointRecorded = serde_json::from_value(event.data.clone())
-                .map_err(|err| {
+            let previous: CheckpointRecorded =
+                serde_json::from_value(event.data.clone()).map_err(|err| {
                     StoreError::Corrupt(format!(
                         "checkpoint at position {} does not decode: {err}",
                         event.position

@@ -85,7 +85,10 @@ impl ChainedStore {
             None => self.cold_head(stream).await?,
         };
         loop {
-            let page = self.inner.read_stream(stream, current.version, PAGE).await?;
+            let page = self
+                .inner
+                .read_stream(stream, current.version, PAGE)
+                .await?;
             let full = page.len() == PAGE;
             for event in &page {
                 current = next_head(&current, event);
@@ -151,15 +154,10 @@ pub async fn last_event(
     };
     let mut low = 1u64;
     let mut high = 2u64;
-    loop {
-        match at(high).await? {
-            Some(event) => {
-                low = high;
-                found = event;
-                high = high.saturating_mul(2);
-            }
-            None => break,
-        }
+    while let Some(event) = at(high).await? {
+        low = high;
+        found = event;
+        high = high.saturating_mul(2);
     }
     while high - low > 1 {
         let middle = low + (high - low) / 2;
@@ -255,7 +253,8 @@ impl EventStore for ChainedStore {
             };
             match self.inner.append(stream, sent, to_send).await {
                 Ok(outcome) => {
-                    let ours = outcome.recorded.first().map(|e| e.version) == Some(known.version + 1);
+                    let ours =
+                        outcome.recorded.first().map(|e| e.version) == Some(known.version + 1);
                     if ours && let Some(last) = outcome.recorded.last() {
                         *head = Some(next_head(&known, last));
                     }

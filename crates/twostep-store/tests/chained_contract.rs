@@ -88,9 +88,7 @@ async fn run_all_passes_with_a_store_per_check() {
     let verdict = contract::run_all(|| {
         opened += 1;
         let path = dir.path().join(format!("events-{opened}.db"));
-        async move {
-            chained(SqliteStore::open(&path).expect("the store opens"))
-        }
+        async move { chained(SqliteStore::open(&path).expect("the store opens")) }
     })
     .await;
     assert_eq!(verdict, Ok(()));
@@ -105,8 +103,16 @@ async fn assert_chain_holds(store: &dyn EventStore, stream: &str, expected_len: 
     assert_eq!(events.len(), expected_len);
     let mut prev = GENESIS.to_owned();
     for event in &events {
-        let link = event.metadata.chain.as_ref().expect("every event is linked");
-        assert_eq!(link.prev, prev, "version {} links to the version before it", event.version);
+        let link = event
+            .metadata
+            .chain
+            .as_ref()
+            .expect("every event is linked");
+        assert_eq!(
+            link.prev, prev,
+            "version {} links to the version before it",
+            event.version
+        );
         assert_eq!(
             link.hash,
             event_hash(Content::of(event), &link.prev, Some(&link.at)),
@@ -161,7 +167,10 @@ async fn concurrent_any_appends_and_retries_keep_one_unbroken_chain() {
         .append("chained", ExpectedVersion::Exact(5), vec![event(999)])
         .await;
     assert!(
-        matches!(stale, Err(StoreError::WrongExpectedVersion { actual: 82, .. })),
+        matches!(
+            stale,
+            Err(StoreError::WrongExpectedVersion { actual: 82, .. })
+        ),
         "{stale:?}"
     );
     store
@@ -180,7 +189,11 @@ async fn chaining_continues_a_stream_written_without_links() {
     {
         let plain = SqliteStore::open(&path).expect("the store opens");
         plain
-            .append("legacy", ExpectedVersion::NoStream, vec![event(1), event(2)])
+            .append(
+                "legacy",
+                ExpectedVersion::NoStream,
+                vec![event(1), event(2)],
+            )
             .await
             .expect("an unlinked append");
     }
@@ -194,7 +207,11 @@ async fn chaining_continues_a_stream_written_without_links() {
         .expect("the stream reads back");
     let first = event_hash(Content::of(&events[0]), GENESIS, None);
     let second = event_hash(Content::of(&events[1]), &first, None);
-    let link = events[2].metadata.chain.as_ref().expect("the new event is linked");
+    let link = events[2]
+        .metadata
+        .chain
+        .as_ref()
+        .expect("the new event is linked");
     assert_eq!(link.prev, second);
     assert_eq!(events[0].metadata.chain, None);
 }

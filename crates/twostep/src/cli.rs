@@ -118,7 +118,11 @@ pub struct ServeArgs {
     #[arg(long, env = "TWOSTEP_IDLE_TIMEOUT_SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     pub idle_timeout_seconds: u64,
     /// Seconds between signed checkpoints of the stream heads (taken only when new events arrived; 0: never).
-    #[arg(long, env = "TWOSTEP_CHECKPOINT_INTERVAL_SECONDS", default_value_t = 60)]
+    #[arg(
+        long,
+        env = "TWOSTEP_CHECKPOINT_INTERVAL_SECONDS",
+        default_value_t = 60
+    )]
     pub checkpoint_interval_seconds: u64,
     /// Connections served at once; further clients wait to be accepted.
     #[arg(long, env = "TWOSTEP_MAX_CONNECTIONS", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..))]

@@ -185,7 +185,11 @@ mod tests {
             hash: "ff".into(),
             at: "x".into(),
         });
-        let text = canonical_content(content(&data, &metadata), GENESIS, Some("2026-01-02T03:04:05Z"));
+        let text = canonical_content(
+            content(&data, &metadata),
+            GENESIS,
+            Some("2026-01-02T03:04:05Z"),
+        );
         assert_eq!(
             text,
             concat!(
@@ -201,7 +205,11 @@ mod tests {
     fn hash_of_a_fixed_event_is_stable() {
         let (data, metadata) = (data(), metadata());
         assert_eq!(
-            event_hash(content(&data, &metadata), GENESIS, Some("2026-01-02T03:04:05Z")),
+            event_hash(
+                content(&data, &metadata),
+                GENESIS,
+                Some("2026-01-02T03:04:05Z")
+            ),
             // Cross-checked: sha256(b"twostep-chain/v1\n" + the canonical text above) in Python.
             "cfb1c1ae61edff2701cd78d0dc58eefef349fb0f39d1f7ce19234adebda310bb"
         );
@@ -230,13 +238,55 @@ mod tests {
         let mut other_metadata = metadata.clone();
         other_metadata.actor = "operator".into();
         let variants = [
-            event_hash(Content { stream: "user-2", ..base }, GENESIS, Some("t")),
+            event_hash(
+                Content {
+                    stream: "user-2",
+                    ..base
+                },
+                GENESIS,
+                Some("t"),
+            ),
             event_hash(Content { version: 3, ..base }, GENESIS, Some("t")),
-            event_hash(Content { event_id: Uuid::from_u128(1), ..base }, GENESIS, Some("t")),
-            event_hash(Content { event_type: "X", ..base }, GENESIS, Some("t")),
-            event_hash(Content { schema_version: 2, ..base }, GENESIS, Some("t")),
-            event_hash(Content { data: &other_data, ..base }, GENESIS, Some("t")),
-            event_hash(Content { metadata: &other_metadata, ..base }, GENESIS, Some("t")),
+            event_hash(
+                Content {
+                    event_id: Uuid::from_u128(1),
+                    ..base
+                },
+                GENESIS,
+                Some("t"),
+            ),
+            event_hash(
+                Content {
+                    event_type: "X",
+                    ..base
+                },
+                GENESIS,
+                Some("t"),
+            ),
+            event_hash(
+                Content {
+                    schema_version: 2,
+                    ..base
+                },
+                GENESIS,
+                Some("t"),
+            ),
+            event_hash(
+                Content {
+                    data: &other_data,
+                    ..base
+                },
+                GENESIS,
+                Some("t"),
+            ),
+            event_hash(
+                Content {
+                    metadata: &other_metadata,
+                    ..base
+                },
+                GENESIS,
+                Some("t"),
+            ),
             event_hash(base, &"1".repeat(64), Some("t")),
             event_hash(base, GENESIS, Some("u")),
             event_hash(base, GENESIS, None),

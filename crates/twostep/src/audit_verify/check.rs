@@ -168,10 +168,16 @@ impl Verifier {
                 Some(index) => {
                     let gap = state.gaps.remove(index);
                     if gap.from < event.version {
-                        state.gaps.push(Gap { to: event.version - 1, ..gap });
+                        state.gaps.push(Gap {
+                            to: event.version - 1,
+                            ..gap
+                        });
                     }
                     if event.version < gap.to {
-                        state.gaps.push(Gap { from: event.version + 1, ..gap });
+                        state.gaps.push(Gap {
+                            from: event.version + 1,
+                            ..gap
+                        });
                     }
                     found.push(format!(
                         "events reordered: stored after version {} (position {}), which should follow it",
