@@ -89,6 +89,7 @@ impl RequestContext {
             actor: self.actor.label(),
             client_ip: self.client_ip.map(|ip| ip.to_string()),
             user_agent: self.user_agent.clone(),
+            chain: None,
         }
     }
 }

@@ -23,6 +23,7 @@ pub struct ServiceKey {
     code_key: [u8; 32],
     identifier_key: [u8; 32],
     handle_key: [u8; 32],
+    checkpoint_key: [u8; 32],
 }
 
 impl std::fmt::Debug for ServiceKey {
@@ -50,6 +51,7 @@ impl ServiceKey {
             code_key: hmac(secret, &[b"twostep/code-digest/v1"]),
             identifier_key: hmac(secret, &[b"twostep/identifier-digest/v1"]),
             handle_key: hmac(secret, &[b"twostep/challenge-handle/v1"]),
+            checkpoint_key: hmac(secret, &[b"twostep/audit-checkpoint/v1"]),
         }
     }
 
@@ -73,6 +75,21 @@ impl ServiceKey {
         let mut tag = [0u8; 16];
         tag.copy_from_slice(&mac[..16]);
         tag
+    }
+}
+
+impl ServiceKey {
+    /// The signature of an audit checkpoint: HMAC-SHA256 of its canonical
+    /// text under a key only checkpoints use, hex.
+    pub fn checkpoint_mac(&self, canonical: &str) -> String {
+        hex::encode(hmac(&self.checkpoint_key, &[canonical.as_bytes()]))
+    }
+
+    /// Whether `mac` (hex) signs `canonical`, compared in constant time.
+    pub fn checkpoint_mac_matches(&self, canonical: &str, mac: &str) -> bool {
+        use subtle::ConstantTimeEq as _;
+        let expected = self.checkpoint_mac(canonical);
+        expected.len() == mac.len() && bool::from(expected.as_bytes().ct_eq(mac.as_bytes()))
     }
 }
 

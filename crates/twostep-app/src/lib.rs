@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 
 mod admin;
+pub mod checkpoints;
 pub mod context;
 pub mod crypto;
 pub mod error;

@@ -9,6 +9,11 @@ use serde_json::{Map, Value, json};
 use twostep_domain::codec::SCHEMA_VERSION;
 use twostep_domain::{AccountEvent, AttemptEvent, LicenceEvent};
 
+use crate::checkpoints::{CHECKPOINT_EVENT, CheckpointRecorded};
+
+/// The one stream checkpoints are written to.
+const CHECKPOINT_STREAM_PATTERN: &str = "^audit-checkpoints$";
+
 /// Which streams an event type is written to.
 fn streams_of(prefix: &str) -> &'static str {
     match prefix {
@@ -65,6 +70,7 @@ pub fn event_schemas() -> BTreeMap<String, Value> {
             entry.defs.extend(defs.clone());
         }
     }
+    variants.insert(CHECKPOINT_EVENT.to_owned(), checkpoint_variant());
     variants
         .into_iter()
         .map(|(name, Variant { data, streams, defs })| {
@@ -77,6 +83,26 @@ pub fn event_schemas() -> BTreeMap<String, Value> {
             (name, schema)
         })
         .collect()
+}
+
+/// The signed checkpoint (`CheckpointRecorded`), written by the service to
+/// its own stream rather than by a domain aggregate.
+fn checkpoint_variant() -> Variant {
+    let mut data = schemars::schema_for!(CheckpointRecorded).to_value();
+    let defs = data
+        .as_object_mut()
+        .and_then(|object| {
+            object.remove("$schema");
+            object.remove("title");
+            object.remove("$defs")
+        })
+        .and_then(|defs| defs.as_object().cloned())
+        .unwrap_or_default();
+    Variant {
+        data,
+        streams: vec![CHECKPOINT_STREAM_PATTERN],
+        defs,
+    }
 }
 
 /// Names of the `$defs` that `value` refers to, directly or through other definitions.
@@ -131,7 +157,18 @@ fn envelope(name: &str, stream: Value, data: Value, all_defs: Map<String, Value>
                     "causation_id": { "type": ["string", "null"], "format": "uuid" },
                     "actor": { "type": "string", "pattern": "^(anonymous|operator|auditor|system|user:[0-9a-f-]{36})$" },
                     "client_ip": { "type": ["string", "null"] },
-                    "user_agent": { "type": ["string", "null"], "maxLength": 256 }
+                    "user_agent": { "type": ["string", "null"], "maxLength": 256 },
+                    "chain": {
+                        "description": "The event's link in its stream's hash chain (absent on events stored before chaining).",
+                        "type": "object",
+                        "required": ["prev", "hash", "at"],
+                        "additionalProperties": false,
+                        "properties": {
+                            "prev": { "type": "string", "pattern": "^[0-9a-f]{64}$" },
+                            "hash": { "type": "string", "pattern": "^[0-9a-f]{64}$" },
+                            "at": { "type": "string", "format": "date-time" }
+                        }
+                    }
                 }
             }
         }

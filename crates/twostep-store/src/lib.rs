@@ -5,10 +5,13 @@
 //! stream, read everything from a global position, and learn when new events
 //! were committed. Adapters: [`sqlite::SqliteStore`] (embedded, the default) and
 //! [`postgres::PostgresStore`] (shared by several instances).
+//! [`chain::ChainedStore`] wraps any adapter and links each stream's events
+//! into a hash chain, for tamper evidence.
 //! [`contract`] holds the suite of tests every adapter must pass.
 
 #![deny(missing_docs)]
 
+pub mod chain;
 pub mod contract;
 pub mod postgres;
 pub mod sqlite;
@@ -80,6 +83,10 @@ pub struct Metadata {
     pub client_ip: Option<String>,
     /// The client's `User-Agent`.
     pub user_agent: Option<String>,
+    /// The event's link in its stream's hash chain, set by [`chain::ChainedStore`]
+    /// (absent on events appended without it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain: Option<chain::ChainLink>,
 }
 
 /// An event to append.

@@ -35,7 +35,7 @@ pub enum Command {
         #[arg(long, default_value = "schemas/events")]
         out: PathBuf,
     },
-    /// Auditors' commands on the log (export).
+    /// Auditors' commands on the log: export the login history, verify the hash chains and signed checkpoints, sign a checkpoint.
     Audit {
         /// What to do.
         #[command(subcommand)]
@@ -126,6 +126,13 @@ pub struct ServeArgs {
     /// Longest a keep-alive connection may stay open with no request in flight before it is closed.
     #[arg(long, env = "TWOSTEP_IDLE_TIMEOUT_SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     pub idle_timeout_seconds: u64,
+    /// Seconds between signed checkpoints of the stream heads (taken only when new events arrived; 0: never).
+    #[arg(
+        long,
+        env = "TWOSTEP_CHECKPOINT_INTERVAL_SECONDS",
+        default_value_t = 60
+    )]
+    pub checkpoint_interval_seconds: u64,
     /// Connections served at once; further clients wait to be accepted.
     #[arg(long, env = "TWOSTEP_MAX_CONNECTIONS", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,

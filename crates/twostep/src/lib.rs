@@ -8,6 +8,7 @@
 mod admin_tokens;
 pub mod audit;
 pub mod audit_export;
+pub mod audit_verify;
 pub mod cli;
 mod connections;
 mod data_dir;
@@ -15,6 +16,7 @@ mod logging;
 mod progress;
 pub mod projections;
 pub mod projections_rebuild;
+mod secret;
 pub mod serve;
 pub mod store;
 
@@ -27,9 +29,12 @@ pub fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     match cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("twostep: {error:#}");
-            ExitCode::FAILURE
-        }
+        Err(error) => match error.downcast_ref::<audit::ExitStatus>() {
+            Some(audit::ExitStatus(status)) => ExitCode::from(*status),
+            None => {
+                eprintln!("twostep: {error:#}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }

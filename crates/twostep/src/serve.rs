@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use rand::Rng;
 use twostep_app::{AppConfig, Metrics, Twostep};
 use twostep_delivery::{DeliveryConfig, build_courier};
 use twostep_http::{AppState, HttpConfig, ProxyNet, TrustedProxies};
@@ -36,39 +35,6 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     // Connections still open after the shutdown timeout are dropped here.
     runtime.shutdown_timeout(RUNTIME_SHUTDOWN);
     served
-}
-
-/// The service secret: from the flag/environment, else from (or generated into) `DATA_DIR/secret.key`.
-fn service_secret(args: &ServeArgs) -> anyhow::Result<Vec<u8>> {
-    if let Some(secret) = &args.secret {
-        return Ok(secret.as_bytes().to_vec());
-    }
-    let path = args.store.data_dir.join("secret.key");
-    match std::fs::read_to_string(&path) {
-        Ok(text) => {
-            hex::decode(text.trim()).with_context(|| format!("{} is not hex", path.display()))
-        }
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-            let mut secret = [0u8; 32];
-            rand::rng().fill_bytes(&mut secret);
-            write_private(&path, hex::encode(secret).as_bytes())?;
-            Ok(secret.to_vec())
-        }
-        Err(error) => Err(error).with_context(|| format!("reading {}", path.display())),
-    }
-}
-
-fn write_private(path: &Path, content: &[u8]) -> anyhow::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    file.write_all(content)?;
-    file.sync_all()?;
-    Ok(())
 }
 
 /// What can be checked from the flags alone, before anything is touched.
@@ -117,7 +83,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("listening on {}", args.listen))?;
     let address = listener.local_addr()?;
     crate::data_dir::create_private(&args.store.data_dir)?;
-    let secret = service_secret(&args)?;
+    let secret = crate::secret::load_or_create(args.secret.as_deref(), &args.store.data_dir)?;
     let store: Arc<dyn EventStore> = args.store.open().await?;
     let read_models = ReadModels::open(&args.store.data_dir.join("readmodels.sqlite3"))
         .context("opening the read models")?;
@@ -147,6 +113,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .context("starting the application")?,
     );
     let _projectors = read_models.spawn(store.clone());
+    let checkpoint_key = twostep_app::crypto::ServiceKey::new(&secret);
+    let checkpoints = crate::audit::spawn_checkpoints(
+        store.clone(),
+        checkpoint_key.clone(),
+        Duration::from_secs(args.checkpoint_interval_seconds),
+    );
 
     let http = HttpConfig {
         operator_token: tokens.operator,
@@ -179,6 +151,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         shutdown_timeout: Duration::from_secs(args.shutdown_timeout_seconds),
     };
     crate::connections::serve(listener, router, limits, shutdown()).await;
+    // A last checkpoint, so a clean stop leaves no unsigned tail.
+    if let Some(task) = checkpoints {
+        task.abort();
+        crate::audit::sign_now(store.as_ref(), &checkpoint_key).await;
+    }
     tracing::info!("twostep stopped");
     Ok(())
 }

@@ -8,6 +8,7 @@ use anyhow::{Context, bail};
 use clap::ValueEnum;
 use twostep_store::EventStore;
 use twostep_store::postgres::PostgresStore;
+use twostep_store::chain::ChainedStore;
 use twostep_store::sqlite::SqliteStore;
 
 /// The event store adapters.
@@ -41,9 +42,11 @@ impl StoreArgs {
         self.data_dir.join("events.sqlite3")
     }
 
-    /// Opens (connects to) the chosen store. The data directory must exist.
+    /// Opens (connects to) the chosen store, wrapped in the hash chain
+    /// ([`ChainedStore`]) so every event appended through it is linked. The
+    /// data directory must exist.
     pub async fn open(&self) -> anyhow::Result<Arc<dyn EventStore>> {
-        match (self.store, self.store_url.as_deref()) {
+        let adapter = match (self.store, self.store_url.as_deref()) {
             (StoreKind::Sqlite, Some(_)) => {
                 bail!(
                     "--store-url is for --store postgres or kurrentdb; sqlite lives in --data-dir"
@@ -58,7 +61,8 @@ impl StoreArgs {
             }
             (StoreKind::Postgres, Some(url)) => open_postgres(url).await,
             (StoreKind::Kurrentdb, Some(_url)) => bail!("the kurrentdb store is not built in yet"),
-        }
+        }?;
+        Ok(Arc::new(ChainedStore::new(adapter)))
     }
 
     /// Opens the chosen store for commands that only read the log: the

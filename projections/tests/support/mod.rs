@@ -148,6 +148,7 @@ impl World {
             actor: "anonymous".into(),
             client_ip: Some(format!("198.51.100.{}", self.requests % 250)),
             user_agent: Some("twostep-tests/1".into()),
+            chain: None,
         }
     }
 

@@ -42,6 +42,7 @@ pub(super) fn new_event(n: u64) -> NewEvent {
             actor: "system".into(),
             client_ip: Some("203.0.113.7".into()),
             user_agent: Some("twostep contract suite".into()),
+            chain: None,
         },
     }
 }
