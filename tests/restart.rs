@@ -147,7 +147,18 @@ async fn sessions_locks_codes_and_read_models_survive_a_graceful_restart() {
 
     // Without a new event, every read model answers as before.
     assert_eq!(read_models(&service).await, before);
-    let events_after = service.events();
+    // A clean stop signs one audit checkpoint (tamper evidence); nothing else is written.
+    let (checkpoints, events_after): (Vec<_>, Vec<_>) = service
+        .events()
+        .into_iter()
+        .partition(|e| e.stream == "audit-checkpoints");
+    assert_eq!(
+        checkpoints
+            .iter()
+            .map(|e| e.event_type.as_str())
+            .collect::<Vec<_>>(),
+        ["CheckpointRecorded"]
+    );
     assert_eq!(
         events_after.len(),
         events_before.len(),

@@ -323,3 +323,125 @@ fn gap_finding(stream: &str, gap: &Gap) -> Finding {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use time::OffsetDateTime;
+    use twostep_app::checkpoints::StreamHead;
+    use twostep_store::Metadata;
+    use twostep_store::chain::ChainLink;
+    use uuid::Uuid;
+
+    use super::*;
+
+    fn key() -> ServiceKey {
+        ServiceKey::new(&[5; 32])
+    }
+
+    /// Version `version` of `stream` at `position`, linked after `prev`.
+    fn linked(
+        stream: &str,
+        version: u64,
+        position: u64,
+        data: serde_json::Value,
+        prev: &str,
+    ) -> RecordedEvent {
+        let mut event = RecordedEvent {
+            event_id: Uuid::from_u128(u128::from(position)),
+            stream: stream.into(),
+            version,
+            position,
+            event_type: "Fact".into(),
+            schema_version: 1,
+            recorded_at: OffsetDateTime::UNIX_EPOCH,
+            data,
+            metadata: Metadata::default(),
+        };
+        let at = "2026-01-01T00:00:00Z";
+        let hash = event_hash(Content::of(&event), prev, Some(at));
+        event.metadata.chain = Some(ChainLink {
+            prev: prev.into(),
+            hash,
+            at: at.into(),
+        });
+        event
+    }
+
+    fn hash_of(event: &RecordedEvent) -> String {
+        event
+            .metadata
+            .chain
+            .as_ref()
+            .map(|l| l.hash.clone())
+            .unwrap_or_default()
+    }
+
+    fn checkpoint(position: u64, heads: Vec<StreamHead>, key: &ServiceKey) -> RecordedEvent {
+        let mut data = CheckpointRecorded {
+            covers: position - 1,
+            previous: 0,
+            heads,
+            mac: String::new(),
+        };
+        data.mac = key.checkpoint_mac(&data.signed_text());
+        let mut event = linked(
+            CHECKPOINT_STREAM,
+            1,
+            position,
+            serde_json::to_value(&data).unwrap_or_default(),
+            GENESIS,
+        );
+        event.event_type = CHECKPOINT_EVENT.into();
+        let link_hash = event_hash(Content::of(&event), GENESIS, Some("2026-01-01T00:00:00Z"));
+        if let Some(link) = event.metadata.chain.as_mut() {
+            link.hash = link_hash;
+        }
+        event
+    }
+
+    fn findings(events: &[RecordedEvent]) -> Vec<String> {
+        let mut verifier = Verifier::new(key());
+        for event in events {
+            verifier.check(event);
+        }
+        verifier.finish();
+        verifier.findings.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn a_stream_rechained_after_a_checkpoint_is_caught_by_the_checkpoint() {
+        let first = linked("s", 1, 1, json!({"n": 1}), GENESIS);
+        let second = linked("s", 2, 2, json!({"n": 2}), &hash_of(&first));
+        let head = StreamHead {
+            stream: "s".into(),
+            version: 2,
+            hash: hash_of(&second),
+        };
+        let signed = checkpoint(3, vec![head], &key());
+        assert_eq!(
+            findings(&[first.clone(), second, signed.clone()]),
+            Vec::<String>::new()
+        );
+
+        // The attacker rewrites version 2 and recomputes its hash: the chain adds up.
+        let forged = linked("s", 2, 2, json!({"n": 3}), &hash_of(&first));
+        assert_eq!(
+            findings(&[first, forged, signed]),
+            vec![
+                "BREAK stream s version 2: rewritten after a checkpoint: the checkpoint at position 3 names another hash for this version"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_unchained_event_after_chained_ones_is_reported() {
+        let first = linked("s", 1, 1, json!({"n": 1}), GENESIS);
+        let mut second = linked("s", 2, 2, json!({"n": 2}), &hash_of(&first));
+        second.metadata.chain = None;
+        assert_eq!(
+            findings(&[first, second]),
+            vec!["BREAK stream s version 2 position 2: unchained event after chained ones"]
+        );
+    }
+}
