@@ -6,10 +6,12 @@
 #![deny(missing_docs)]
 
 mod admin_tokens;
+pub mod alerts;
 pub mod cli;
 mod connections;
 mod data_dir;
 mod logging;
+pub mod replay;
 pub mod serve;
 pub mod store;
 

@@ -322,6 +322,9 @@ pub struct AlertCauseDto {
     pub event_id: Option<Uuid>,
     /// The event's type.
     pub event_type: Option<String>,
+    /// When the store recorded it.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub recorded_at: Option<Timestamp>,
 }
 
 /// A security alert.
@@ -366,6 +369,7 @@ impl From<AlertView> for AlertDto {
                     version: c.version,
                     event_id: c.event_id,
                     event_type: c.event_type,
+                    recorded_at: c.recorded_at,
                 })
                 .collect(),
         }
