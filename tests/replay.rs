@@ -11,12 +11,17 @@ use serde_json::{Value, json};
 mod support;
 
 use support::flows::{confirmed_user, email_body, latest_emailed_code, outbox_emails_to};
+use support::probes::password_step_with;
 use support::{PASSWORD, Service, ServiceOptions, param_in};
 
 const LICENCE: &str = "Acme";
 
 async fn acme() -> Service {
-    let service = Service::start(ServiceOptions::default()).await;
+    let service = Service::start(ServiceOptions {
+        args: vec!["--trusted-proxies".into(), "127.0.0.1".into()],
+        ..Default::default()
+    })
+    .await;
     let policy = json!({ "resend_interval_seconds": 0, "max_failed_codes": 3, "lock_seconds": 900 });
     service.licence_with_2fa(LICENCE, "email", policy).await;
     for login in ["alice", "bob", "carol"] {
@@ -110,6 +115,26 @@ async fn replay_tells_the_story_and_what_a_stricter_policy_would_have_done() {
         .post("/v1/security/unrequested-code", json!({ "report_token": report }))
         .await;
     assert_eq!(reported.status, 202, "{}", reported.raw);
+
+    // An operator lifts alice's lock; her password then comes from an
+    // address never seen for her.
+    let lifted = service
+        .operator(
+            reqwest::Method::DELETE,
+            "/v1/licences/Acme/users/alice/lockout",
+            Some(json!({ "reason": "called the help desk" })),
+        )
+        .await;
+    assert_eq!(lifted.status, 200, "{}", lifted.raw);
+    let elsewhere = password_step_with(
+        &service,
+        LICENCE,
+        "alice",
+        PASSWORD,
+        &[("x-forwarded-for", "203.0.113.7")],
+    )
+    .await;
+    assert_eq!(elsewhere.body["status"], "code_sent", "{}", elsewhere.raw);
 
     // The timeline of carol, exactly.
     let (status, out, err) = twostep(&service, &["replay", "--licence", " ACME ", "--login", "Carol"]);
@@ -215,6 +240,7 @@ async fn replay_tells_the_story_and_what_a_stricter_policy_would_have_done() {
             ("alice", "wrong_code_after_right_password"),
             ("alice", "account_locked_by_codes"),
             ("bob", "unrequested_code_reported"),
+            ("alice", "new_address_after_lock"),
         ]
     );
     let lock = &alerts[2];
@@ -225,6 +251,16 @@ async fn replay_tells_the_story_and_what_a_stricter_policy_would_have_done() {
         assert_eq!(event.version, cause["version"].as_i64().unwrap());
         assert!(cause["recorded_at"].is_string());
     }
+    let new_address = &alerts[4];
+    let cause_types: Vec<&str> = new_address["caused_by"].as_array().unwrap().iter().map(|c| c["event_type"].as_str().unwrap()).collect();
+    assert_eq!(cause_types, vec!["AccountLocked", "ClientAddressSeen"]);
+    let seen = service
+        .events()
+        .into_iter()
+        .find(|e| e.event_id == new_address["caused_by"][1]["event_id"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(seen.metadata["client_ip"], "203.0.113.7");
+    assert!(!seen.data.to_string().contains("203.0.113.7"), "{}", seen.data);
     let (status, out, err) = twostep(&service, &["alerts", "--licence", "Acme", "--kind", "account_locked_by_codes"]);
     assert_eq!(status, 0, "{err}");
     assert_eq!(out.lines().filter(|l| l.contains("account_locked_by_codes")).count(), 1, "{out}");
@@ -245,16 +281,17 @@ const EXPECTED_CAROL: &str = "\
 T  carol  v1  access   issued       access confirmation token sent, valid until T  ip 127.0.0.1
 T  carol  v2  delivery sent         access confirmation delivered  [email c***@example.com]  ip 127.0.0.1
 T  carol  v3  access   password set password set with a token  ip 127.0.0.1
-T  carol  v4  password accepted     right password; challenge #1 opened; new code #2 to send  ip 127.0.0.1
-T  carol  v5  code     issued       code #2 for challenge #1, valid until T  [email c***@example.com]  ip 127.0.0.1
-T  carol  v6  delivery sent         code delivered  [email c***@example.com]  ip 127.0.0.1
-T  carol  v7  password accepted     right password; challenge #3 opened, closing challenge #1; new code #4 to send  ip 127.0.0.1
-T  carol  v8  code     issued       code #4 for challenge #3, valid until T; code #2 superseded by code #4  [email c***@example.com]  ip 127.0.0.1
-T  carol  v9  delivery sent         code delivered  [email c***@example.com]  ip 127.0.0.1
-T  carol  v10  code     rejected     code rejected: an older code, superseded by code #4 (1 of 3 in a row); challenge #3 closed  ip 127.0.0.1
-T  carol  v11  alert    raised       wrong_code_after_right_password (caused by v10)  ip 127.0.0.1
-T  carol  v12  password accepted     right password; challenge #5 opened; new code #6 to send  ip 127.0.0.1
-T  carol  v13  code     issued       code #6 for challenge #5, valid until T; code #4 superseded by code #6  [email c***@example.com]  ip 127.0.0.1
-T  carol  v14  delivery sent         code delivered  [email c***@example.com]  ip 127.0.0.1
-T  carol  v15  code     accepted     right code #6 for challenge #5  ip 127.0.0.1
-T  carol  v16  session  started      login succeeded; session #7 until T  ip 127.0.0.1";
+T  carol  v4  password new address  right password from a client address not seen before for this user  ip 127.0.0.1
+T  carol  v5  password accepted     right password; challenge #1 opened; new code #2 to send  ip 127.0.0.1
+T  carol  v6  code     issued       code #2 for challenge #1, valid until T  [email c***@example.com]  ip 127.0.0.1
+T  carol  v7  delivery sent         code delivered  [email c***@example.com]  ip 127.0.0.1
+T  carol  v8  password accepted     right password; challenge #3 opened, closing challenge #1; new code #4 to send  ip 127.0.0.1
+T  carol  v9  code     issued       code #4 for challenge #3, valid until T; code #2 superseded by code #4  [email c***@example.com]  ip 127.0.0.1
+T  carol  v10  delivery sent         code delivered  [email c***@example.com]  ip 127.0.0.1
+T  carol  v11  code     rejected     code rejected: an older code, superseded by code #4 (1 of 3 in a row); challenge #3 closed  ip 127.0.0.1
+T  carol  v12  alert    raised       wrong_code_after_right_password (caused by v11)  ip 127.0.0.1
+T  carol  v13  password accepted     right password; challenge #5 opened; new code #6 to send  ip 127.0.0.1
+T  carol  v14  code     issued       code #6 for challenge #5, valid until T; code #4 superseded by code #6  [email c***@example.com]  ip 127.0.0.1
+T  carol  v15  delivery sent         code delivered  [email c***@example.com]  ip 127.0.0.1
+T  carol  v16  code     accepted     right code #6 for challenge #5  ip 127.0.0.1
+T  carol  v17  session  started      login succeeded; session #7 until T  ip 127.0.0.1";

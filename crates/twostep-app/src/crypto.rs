@@ -23,6 +23,7 @@ pub struct ServiceKey {
     code_key: [u8; 32],
     identifier_key: [u8; 32],
     handle_key: [u8; 32],
+    address_key: [u8; 32],
 }
 
 impl std::fmt::Debug for ServiceKey {
@@ -50,7 +51,14 @@ impl ServiceKey {
             code_key: hmac(secret, &[b"twostep/code-digest/v1"]),
             identifier_key: hmac(secret, &[b"twostep/identifier-digest/v1"]),
             handle_key: hmac(secret, &[b"twostep/challenge-handle/v1"]),
+            address_key: hmac(secret, &[b"twostep/client-address/v1"]),
         }
+    }
+
+    /// The keyed digest a client address is remembered by in an account
+    /// stream (the address itself stays in the event metadata only).
+    pub fn address_digest(&self, address: std::net::IpAddr) -> Digest {
+        Digest(hmac(&self.address_key, &[address.to_string().as_bytes()]))
     }
 
     /// The keyed digest grouping attempts on an unknown licence/login pair.

@@ -411,6 +411,7 @@ impl Replay {
                 matched,
             },
             fresh: self.fresh(group),
+            client: None,
         };
         self.decide(&command, two_factor, group.lead.at)
     }

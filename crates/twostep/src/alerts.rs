@@ -40,6 +40,7 @@ const KINDS: &[AlertKind] = &[
     AlertKind::WrongCodeAfterRightPassword,
     AlertKind::RepeatedDeliveryFailures,
     AlertKind::ContactChanged,
+    AlertKind::NewAddressAfterLock,
 ];
 
 fn kind_name(kind: AlertKind) -> String {

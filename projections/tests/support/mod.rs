@@ -426,7 +426,7 @@ impl World {
         self.command(
             licence,
             login,
-            AccountCommand::SubmitPassword { check, fresh },
+            AccountCommand::SubmitPassword { check, fresh, client: None },
             now,
         )
         .await

@@ -98,6 +98,7 @@ impl History {
                 matched: right,
             },
             fresh: self.fresh(n),
+            client: None,
         };
         self.run(command, now);
         if let Some(code) = self.state.latest_code().filter(|c| c.issued_at == now) {

@@ -333,7 +333,8 @@ pub struct AlertDto {
     /// Its id.
     pub alert_id: Uuid,
     /// `unrequested_code_reported`, `account_locked_by_codes`, `account_locked_by_passwords`,
-    /// `wrong_code_after_right_password`, `repeated_delivery_failures`, `contact_changed`.
+    /// `wrong_code_after_right_password`, `repeated_delivery_failures`, `contact_changed`,
+    /// `new_address_after_lock`.
     pub kind: String,
     /// The user.
     pub user_id: Uuid,

@@ -10,7 +10,13 @@ use uuid::Uuid;
 use super::log::AccountRecord;
 
 /// Fields of stored events that are never shown.
-const SECRET_FIELDS: &[&str] = &["code_digest", "token_digest", "report_digest", "password_hash"];
+const SECRET_FIELDS: &[&str] = &[
+    "code_digest",
+    "token_digest",
+    "report_digest",
+    "password_hash",
+    "address_digest",
+];
 
 /// What an event means.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -329,6 +335,11 @@ impl Narrator {
                         format!(", {} session(s) ended", ended_sessions.len())
                     }
                 ),
+            ),
+            AccountEvent::ClientAddressSeen { .. } => plain(
+                "password",
+                "new address",
+                "right password from a client address not seen before for this user".into(),
             ),
             AccountEvent::SecurityAlertRaised(alert) => plain(
                 "alert",
