@@ -22,10 +22,18 @@ async fn acme() -> Service {
         ..Default::default()
     })
     .await;
-    let policy = json!({ "resend_interval_seconds": 0, "max_failed_codes": 3, "lock_seconds": 900 });
+    let policy =
+        json!({ "resend_interval_seconds": 0, "max_failed_codes": 3, "lock_seconds": 900 });
     service.licence_with_2fa(LICENCE, "email", policy).await;
     for login in ["alice", "bob", "carol"] {
-        confirmed_user(&service, LICENCE, login, &format!("{login}@example.com"), None).await;
+        confirmed_user(
+            &service,
+            LICENCE,
+            login,
+            &format!("{login}@example.com"),
+            None,
+        )
+        .await;
     }
     service
 }
@@ -70,9 +78,14 @@ fn normalised(text: &str) -> Vec<String> {
                     let tail = &word[bare.len()..];
                     if bare.len() >= 20 && bare.as_bytes()[4] == b'-' && bare.contains('T') {
                         format!("T{tail}")
-                    } else if bare.len() == 8 && bare.chars().all(|c| c.is_ascii_hexdigit()) && bare.chars().any(|c| c.is_ascii_digit()) {
+                    } else if bare.len() == 8
+                        && bare.chars().all(|c| c.is_ascii_hexdigit())
+                        && bare.chars().any(|c| c.is_ascii_digit())
+                    {
                         let n = aliases.len() + 1;
-                        let alias = aliases.entry(bare.to_owned()).or_insert_with(|| format!("#{n}"));
+                        let alias = aliases
+                            .entry(bare.to_owned())
+                            .or_insert_with(|| format!("#{n}"));
                         format!("{alias}{tail}")
                     } else {
                         word.to_owned()
@@ -112,7 +125,10 @@ async fn replay_tells_the_story_and_what_a_stricter_policy_would_have_done() {
     let mail = outbox_emails_to(&service, "bob@example.com").pop().unwrap();
     let report = param_in(&email_body(&mail), "report").unwrap();
     let reported = service
-        .post("/v1/security/unrequested-code", json!({ "report_token": report }))
+        .post(
+            "/v1/security/unrequested-code",
+            json!({ "report_token": report }),
+        )
         .await;
     assert_eq!(reported.status, 202, "{}", reported.raw);
 
@@ -137,15 +153,24 @@ async fn replay_tells_the_story_and_what_a_stricter_policy_would_have_done() {
     assert_eq!(elsewhere.body["status"], "code_sent", "{}", elsewhere.raw);
 
     // The timeline of carol, exactly.
-    let (status, out, err) = twostep(&service, &["replay", "--licence", " ACME ", "--login", "Carol"]);
+    let (status, out, err) = twostep(
+        &service,
+        &["replay", "--licence", " ACME ", "--login", "Carol"],
+    );
     assert_eq!(status, 0, "{err}");
     let expected: Vec<String> = EXPECTED_CAROL.lines().map(str::to_owned).collect();
     assert_eq!(normalised(&out), expected, "{out}");
 
     // JSON lines: one per event of alice, in order, without secrets.
-    let (status, out, err) = twostep(&service, &["replay", "--licence", "Acme", "--login", "alice", "--json"]);
+    let (status, out, err) = twostep(
+        &service,
+        &["replay", "--licence", "Acme", "--login", "alice", "--json"],
+    );
     assert_eq!(status, 0, "{err}");
-    let lines: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     let stored: Vec<_> = service
         .events()
         .into_iter()
@@ -157,14 +182,29 @@ async fn replay_tells_the_story_and_what_a_stricter_policy_would_have_done() {
         assert_eq!(line["version"], event.version);
         assert_eq!(line["login"], "alice");
     }
-    for secret in ["code_digest", "token_digest", "report_digest", "password_hash", "$argon2"] {
+    for secret in [
+        "code_digest",
+        "token_digest",
+        "report_digest",
+        "password_hash",
+        "$argon2",
+    ] {
         assert!(!out.contains(secret), "{secret} in {out}");
     }
 
     // What if only two wrong codes had been allowed?
     let (status, out, err) = twostep(
         &service,
-        &["replay", "--licence", "Acme", "--login", "alice", "--json", "--policy", "max_failed_codes=2"],
+        &[
+            "replay",
+            "--licence",
+            "Acme",
+            "--login",
+            "alice",
+            "--json",
+            "--policy",
+            "max_failed_codes=2",
+        ],
     );
     assert_eq!(status, 0, "{err}");
     let differences: Vec<Value> = out
@@ -173,7 +213,11 @@ async fn replay_tells_the_story_and_what_a_stricter_policy_would_have_done() {
         .filter(|l| l.get("what_if").is_some())
         .collect();
     let time_of = |type_name: &str, nth: usize| -> String {
-        lines.iter().filter(|l| l["type"] == type_name).nth(nth).unwrap()["time"]
+        lines
+            .iter()
+            .filter(|l| l["type"] == type_name)
+            .nth(nth)
+            .unwrap()["time"]
             .as_str()
             .unwrap()
             .to_owned()
@@ -183,21 +227,35 @@ async fn replay_tells_the_story_and_what_a_stricter_policy_would_have_done() {
     let summary: Vec<(String, Vec<String>, Vec<String>)> = differences
         .iter()
         .map(|d| {
-            let words = |k: &str| d[k].as_array().unwrap().iter().map(|w| w.as_str().unwrap().to_owned()).collect();
-            (d["step"].as_str().unwrap().to_owned(), words("would_have"), words("actual"))
+            let words = |k: &str| {
+                d[k].as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|w| w.as_str().unwrap().to_owned())
+                    .collect()
+            };
+            (
+                d["step"].as_str().unwrap().to_owned(),
+                words("would_have"),
+                words("actual"),
+            )
         })
         .collect();
-    let actual_until = lines.iter().find(|l| l["type"] == "AccountLocked").unwrap()["data"]["locked_until"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let actual_until =
+        lines.iter().find(|l| l["type"] == "AccountLocked").unwrap()["data"]["locked_until"]
+            .as_str()
+            .unwrap()
+            .to_owned();
     let s = |v: &[&str]| v.iter().map(|w| (*w).to_owned()).collect::<Vec<_>>();
     assert_eq!(
         summary,
         vec![
             (
                 "code step".to_owned(),
-                s(&["code rejected: wrong code", &format!("locked until {until} (wrong codes)")]),
+                s(&[
+                    "code rejected: wrong code",
+                    &format!("locked until {until} (wrong codes)")
+                ]),
                 s(&["code rejected: wrong code"]),
             ),
             (
@@ -208,12 +266,17 @@ async fn replay_tells_the_story_and_what_a_stricter_policy_would_have_done() {
             (
                 "code step".to_owned(),
                 s(&["code step refused (locked)"]),
-                s(&["code rejected: wrong code", &format!("locked until {actual_until} (wrong codes)")]),
+                s(&[
+                    "code rejected: wrong code",
+                    &format!("locked until {actual_until} (wrong codes)")
+                ]),
             ),
             (
                 "password step".to_owned(),
                 s(&[&format!("password step refused (locked until {until})")]),
-                s(&[&format!("password step refused (locked until {actual_until})")]),
+                s(&[&format!(
+                    "password step refused (locked until {actual_until})"
+                )]),
             ),
         ],
         "{out}"
@@ -221,14 +284,31 @@ async fn replay_tells_the_story_and_what_a_stricter_policy_would_have_done() {
     assert_eq!(differences[0]["time"].as_str(), Some(second_wrong.as_str()));
 
     // A bad policy key is a clear error naming the valid keys.
-    let (status, _, err) = twostep(&service, &["replay", "--licence", "Acme", "--login", "alice", "--policy", "max_codes=2"]);
+    let (status, _, err) = twostep(
+        &service,
+        &[
+            "replay",
+            "--licence",
+            "Acme",
+            "--login",
+            "alice",
+            "--policy",
+            "max_codes=2",
+        ],
+    );
     assert_eq!(status, 1);
-    assert!(err.contains("unknown policy key `max_codes` (valid keys: code_ttl_seconds,"), "{err}");
+    assert!(
+        err.contains("unknown policy key `max_codes` (valid keys: code_ttl_seconds,"),
+        "{err}"
+    );
 
     // alerts: every kind this history raised, with its causing events.
     let (status, out, err) = twostep(&service, &["alerts", "--licence", "Acme", "--json"]);
     assert_eq!(status, 0, "{err}");
-    let alerts: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let alerts: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     let kinds: Vec<(&str, &str)> = alerts
         .iter()
         .map(|a| (a["login"].as_str().unwrap(), a["kind"].as_str().unwrap()))
@@ -244,15 +324,37 @@ async fn replay_tells_the_story_and_what_a_stricter_policy_would_have_done() {
         ]
     );
     let lock = &alerts[2];
-    let cause_types: Vec<&str> = lock["caused_by"].as_array().unwrap().iter().map(|c| c["event_type"].as_str().unwrap()).collect();
-    assert_eq!(cause_types, vec!["CodeRejected", "CodeRejected", "CodeRejected", "AccountLocked"]);
+    let cause_types: Vec<&str> = lock["caused_by"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["event_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        cause_types,
+        vec![
+            "CodeRejected",
+            "CodeRejected",
+            "CodeRejected",
+            "AccountLocked"
+        ]
+    );
     for cause in lock["caused_by"].as_array().unwrap() {
-        let event = service.events().into_iter().find(|e| e.event_id == cause["event_id"].as_str().unwrap()).unwrap();
+        let event = service
+            .events()
+            .into_iter()
+            .find(|e| e.event_id == cause["event_id"].as_str().unwrap())
+            .unwrap();
         assert_eq!(event.version, cause["version"].as_i64().unwrap());
         assert!(cause["recorded_at"].is_string());
     }
     let new_address = &alerts[4];
-    let cause_types: Vec<&str> = new_address["caused_by"].as_array().unwrap().iter().map(|c| c["event_type"].as_str().unwrap()).collect();
+    let cause_types: Vec<&str> = new_address["caused_by"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["event_type"].as_str().unwrap())
+        .collect();
     assert_eq!(cause_types, vec!["AccountLocked", "ClientAddressSeen"]);
     let seen = service
         .events()
@@ -260,18 +362,41 @@ async fn replay_tells_the_story_and_what_a_stricter_policy_would_have_done() {
         .find(|e| e.event_id == new_address["caused_by"][1]["event_id"].as_str().unwrap())
         .unwrap();
     assert_eq!(seen.metadata["client_ip"], "203.0.113.7");
-    assert!(!seen.data.to_string().contains("203.0.113.7"), "{}", seen.data);
-    let (status, out, err) = twostep(&service, &["alerts", "--licence", "Acme", "--kind", "account_locked_by_codes"]);
+    assert!(
+        !seen.data.to_string().contains("203.0.113.7"),
+        "{}",
+        seen.data
+    );
+    let (status, out, err) = twostep(
+        &service,
+        &[
+            "alerts",
+            "--licence",
+            "Acme",
+            "--kind",
+            "account_locked_by_codes",
+        ],
+    );
     assert_eq!(status, 0, "{err}");
-    assert_eq!(out.lines().filter(|l| l.contains("account_locked_by_codes")).count(), 1, "{out}");
+    assert_eq!(
+        out.lines()
+            .filter(|l| l.contains("account_locked_by_codes"))
+            .count(),
+        1,
+        "{out}"
+    );
     assert!(out.ends_with("1 alert(s)\n"), "{out}");
     let (status, _, err) = twostep(&service, &["alerts", "--licence", "Acme", "--kind", "nope"]);
     assert_eq!(status, 1);
-    assert!(err.contains("valid kinds: unrequested_code_reported"), "{err}");
+    assert!(
+        err.contains("valid kinds: unrequested_code_reported"),
+        "{err}"
+    );
 }
 
 fn plus_seconds(text: &str, seconds: i64) -> String {
-    let at = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).unwrap();
+    let at =
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).unwrap();
     (at + time::Duration::seconds(seconds))
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap()

@@ -290,7 +290,12 @@ impl Replay {
         fresh
     }
 
-    fn decide(&mut self, command: &AccountCommand, two_factor: bool, now: Timestamp) -> Vec<AccountEvent> {
+    fn decide(
+        &mut self,
+        command: &AccountCommand,
+        two_factor: bool,
+        now: Timestamp,
+    ) -> Vec<AccountEvent> {
         let standing = self.standing(two_factor);
         let events = self
             .state
@@ -395,7 +400,7 @@ impl Replay {
         };
         let actual = outcome(&recorded);
         let would_have = outcome(&replayed);
-        (actual != would_have).then(|| Difference {
+        (actual != would_have).then_some(Difference {
             at: now,
             version: group.lead.version,
             step,
@@ -404,7 +409,12 @@ impl Replay {
         })
     }
 
-    fn password(&mut self, group: &Group<'_>, matched: bool, two_factor: bool) -> Vec<AccountEvent> {
+    fn password(
+        &mut self,
+        group: &Group<'_>,
+        matched: bool,
+        two_factor: bool,
+    ) -> Vec<AccountEvent> {
         let command = AccountCommand::SubmitPassword {
             check: PasswordCheck {
                 against: self.state.password_hash.clone(),

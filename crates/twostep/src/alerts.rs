@@ -72,7 +72,11 @@ pub fn run(args: AlertsArgs) -> anyhow::Result<()> {
             Some(kind) => Some(*kind),
             None => bail!(
                 "--kind {text:?} is not an alert kind (valid kinds: {})",
-                KINDS.iter().map(|k| kind_name(*k)).collect::<Vec<_>>().join(", ")
+                KINDS
+                    .iter()
+                    .map(|k| kind_name(*k))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         },
     };
@@ -95,7 +99,11 @@ pub fn run(args: AlertsArgs) -> anyhow::Result<()> {
         by_stream.insert((recorded.stream.as_str(), recorded.version), recorded);
         if let LicenceEvent::SecurityAlertRaised(alert) = event {
             let login = directory.user(alert.user_id).map(|u| u.login.clone());
-            found.push(Found { alert, recorded, login });
+            found.push(Found {
+                alert,
+                recorded,
+                login,
+            });
         }
     }
     for user in directory.users.values() {
@@ -104,7 +112,11 @@ pub fn run(args: AlertsArgs) -> anyhow::Result<()> {
             by_stream.insert((recorded.stream.as_str(), recorded.version), recorded);
             if let AccountEvent::SecurityAlertRaised(alert) = &record.event {
                 let login = Some(user.login.clone());
-                found.push(Found { alert, recorded, login });
+                found.push(Found {
+                    alert,
+                    recorded,
+                    login,
+                });
             }
         }
     }

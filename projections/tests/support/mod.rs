@@ -426,7 +426,11 @@ impl World {
         self.command(
             licence,
             login,
-            AccountCommand::SubmitPassword { check, fresh, client: None },
+            AccountCommand::SubmitPassword {
+                check,
+                fresh,
+                client: None,
+            },
             now,
         )
         .await

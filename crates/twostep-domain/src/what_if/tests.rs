@@ -127,9 +127,7 @@ impl History {
 
 fn strict(patch: &str) -> LoginPolicy {
     let patch = parse_overrides(patch).unwrap_or_default();
-    LoginPolicy::default()
-        .patched(&patch)
-        .unwrap_or_default()
+    LoginPolicy::default().patched(&patch).unwrap_or_default()
 }
 
 fn lines(differences: &[Difference]) -> Vec<String> {

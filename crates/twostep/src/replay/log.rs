@@ -4,9 +4,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::Context;
-use twostep_domain::{
-    AccountEvent, Licence, LicenceEvent, LicenceId, LoginPolicy, UserId, codec,
-};
+use twostep_domain::{AccountEvent, Licence, LicenceEvent, LicenceId, LoginPolicy, UserId, codec};
 use twostep_store::{EventStore, RecordedEvent};
 
 const PAGE: usize = 2_000;
@@ -44,7 +42,10 @@ impl LicenceLog {
     }
 }
 
-pub async fn read_stream(store: &dyn EventStore, stream: &str) -> anyhow::Result<Vec<RecordedEvent>> {
+pub async fn read_stream(
+    store: &dyn EventStore,
+    stream: &str,
+) -> anyhow::Result<Vec<RecordedEvent>> {
     let mut events = Vec::new();
     loop {
         let after = events.last().map_or(0, |e: &RecordedEvent| e.version);
@@ -77,21 +78,29 @@ pub async fn read_all(store: &dyn EventStore) -> anyhow::Result<Vec<RecordedEven
 }
 
 pub fn decode_account(recorded: RecordedEvent) -> anyhow::Result<AccountRecord> {
-    let event = codec::decode(&recorded.event_type, recorded.schema_version, &recorded.data)
-        .with_context(|| {
-            format!(
-                "decoding {} at {} v{}",
-                recorded.event_type, recorded.stream, recorded.version
-            )
-        })?;
+    let event = codec::decode(
+        &recorded.event_type,
+        recorded.schema_version,
+        &recorded.data,
+    )
+    .with_context(|| {
+        format!(
+            "decoding {} at {} v{}",
+            recorded.event_type, recorded.stream, recorded.version
+        )
+    })?;
     Ok(AccountRecord { recorded, event })
 }
 
 pub fn decode_licence(events: Vec<RecordedEvent>) -> anyhow::Result<LicenceLog> {
     let mut log = LicenceLog::default();
     for recorded in events {
-        let event = codec::decode(&recorded.event_type, recorded.schema_version, &recorded.data)
-            .with_context(|| format!("decoding {} at {}", recorded.event_type, recorded.stream))?;
+        let event = codec::decode(
+            &recorded.event_type,
+            recorded.schema_version,
+            &recorded.data,
+        )
+        .with_context(|| format!("decoding {} at {}", recorded.event_type, recorded.stream))?;
         log.events.push((recorded, event));
     }
     Ok(log)
@@ -110,7 +119,10 @@ impl WholeLog {
         let mut log = WholeLog::default();
         for recorded in read_all(store).await? {
             if let Some(id) = stream_id(&recorded.stream, "licence-") {
-                licence_events.entry(LicenceId(id)).or_default().push(recorded);
+                licence_events
+                    .entry(LicenceId(id))
+                    .or_default()
+                    .push(recorded);
             } else if let Some(id) = stream_id(&recorded.stream, "account-") {
                 let record = decode_account(recorded)?;
                 log.accounts.entry(UserId(id)).or_default().push(record);

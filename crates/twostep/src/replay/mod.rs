@@ -208,8 +208,9 @@ async fn by_challenge(text: &str, store: &dyn EventStore) -> anyhow::Result<Sele
 
 fn instant(flag: &str, text: Option<&String>) -> anyhow::Result<Option<Timestamp>> {
     text.map(|t| {
-        Timestamp::parse(t.trim())
-            .with_context(|| format!("{flag} {t:?} is not an RFC 3339 time (e.g. 2026-12-03T17:00:00Z)"))
+        Timestamp::parse(t.trim()).with_context(|| {
+            format!("{flag} {t:?} is not an RFC 3339 time (e.g. 2026-12-03T17:00:00Z)")
+        })
     })
     .transpose()
 }

@@ -38,7 +38,11 @@ pub fn time(at: Timestamp) -> String {
     let text = at.rfc3339();
     match text.split_once('.') {
         Some((seconds, fraction)) => {
-            let digits: String = fraction.chars().filter(char::is_ascii_digit).take(3).collect();
+            let digits: String = fraction
+                .chars()
+                .filter(char::is_ascii_digit)
+                .take(3)
+                .collect();
             format!("{seconds}.{digits:0<3}Z")
         }
         None => text,
@@ -93,12 +97,18 @@ impl Narrator {
             AccountEvent::AccessConfirmationIssued { expires_at, .. } => plain(
                 "access",
                 "issued",
-                format!("access confirmation token sent, valid until {}", time(*expires_at)),
+                format!(
+                    "access confirmation token sent, valid until {}",
+                    time(*expires_at)
+                ),
             ),
             AccountEvent::PasswordResetRequested { expires_at, .. } => plain(
                 "reminder",
                 "issued",
-                format!("password reset token sent, valid until {}", time(*expires_at)),
+                format!(
+                    "password reset token sent, valid until {}",
+                    time(*expires_at)
+                ),
             ),
             AccountEvent::PasswordSet {
                 closed_challenge,
@@ -267,10 +277,9 @@ impl Narrator {
                 self.locked_at = Some(*locked_at);
                 let what = match cause {
                     LockCause::Codes => format!("{} wrong codes in a row", policy.max_failed_codes),
-                    LockCause::Passwords => format!(
-                        "{} wrong passwords in a row",
-                        policy.max_failed_passwords
-                    ),
+                    LockCause::Passwords => {
+                        format!("{} wrong passwords in a row", policy.max_failed_passwords)
+                    }
                 };
                 plain(
                     "lock",
@@ -393,7 +402,12 @@ pub fn text_line(record: &AccountRecord, login: &str, described: &Described) -> 
 }
 
 /// The JSON line of an event (secret-bearing fields dropped).
-pub fn json_line(record: &AccountRecord, licence: &str, login: &str, described: &Described) -> Value {
+pub fn json_line(
+    record: &AccountRecord,
+    licence: &str,
+    login: &str,
+    described: &Described,
+) -> Value {
     let recorded = &record.recorded;
     let mut data = recorded.data.clone();
     if let Value::Object(map) = &mut data {

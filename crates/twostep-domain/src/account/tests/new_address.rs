@@ -51,7 +51,11 @@ fn a_known_address_after_a_lock_raises_nothing() {
     history.push(seen(9));
     history.extend(wrong_passwords(3));
     history.push(locked(LockCause::Passwords, 1, 0, 900, None));
-    history.push(alert(8, AlertKind::AccountLockedByPasswords, vec![4, 5, 6, 7]));
+    history.push(alert(
+        8,
+        AlertKind::AccountLockedByPasswords,
+        vec![4, 5, 6, 7],
+    ));
     given(history)
         .on(under(standing_email(), three_strikes()))
         .when(right_password_from(9, 1), at(1_000))
@@ -79,7 +83,11 @@ fn a_successful_login_ends_the_watch_for_new_addresses() {
     history.push(lock_expired());
     history.extend(code_sent(1, 1_000));
     history.push(code_accepted(1));
-    history.push(session_started(1, 1_010, Some(crate::contact::Channel::Email)));
+    history.push(session_started(
+        1,
+        1_010,
+        Some(crate::contact::Channel::Email),
+    ));
     given(history)
         .on(under(standing_email(), three_strikes()))
         .when(right_password_from(9, 2), at(2_000))
