@@ -210,7 +210,11 @@ async fn the_login_history_tells_every_step_in_order_and_filters_and_pages() {
             (login, "delivery", "delivered"),
         ]
     };
-    let mut expected = vec![("alice", "password", "invalid_credentials")];
+    // The first right password of each user comes from an address not seen before.
+    let mut expected = vec![
+        ("alice", "password", "invalid_credentials"),
+        ("alice", "password", "new_client_address"),
+    ];
     expected.extend(sent("alice"));
     expected.extend([
         ("alice", "code", "invalid_code"),
@@ -220,6 +224,7 @@ async fn the_login_history_tells_every_step_in_order_and_filters_and_pages() {
     expected.extend([
         ("alice", "code", "code_accepted"),
         ("alice", "session", "authenticated"),
+        ("bob", "password", "new_client_address"),
     ]);
     expected.extend(sent("bob"));
     expected.extend([

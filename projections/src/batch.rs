@@ -61,6 +61,8 @@ pub(crate) struct EventRef {
     pub event_id: Uuid,
     /// The event's type name.
     pub event_type: String,
+    /// When the store recorded it.
+    pub recorded_at: twostep_domain::Timestamp,
 }
 
 /// Consecutive events of the global order, decoded.
@@ -180,6 +182,7 @@ fn event_ref(recorded: &RecordedEvent) -> EventRef {
     EventRef {
         event_id: recorded.event_id,
         event_type: recorded.event_type.clone(),
+        recorded_at: twostep_domain::Timestamp::new(recorded.recorded_at),
     }
 }
 

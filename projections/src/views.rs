@@ -159,4 +159,7 @@ pub struct AlertCause {
     pub event_id: Option<Uuid>,
     /// Its type name (`None` if the store no longer has it).
     pub event_type: Option<String>,
+    /// When the store recorded it (`None` if the store no longer has it).
+    #[serde(default)]
+    pub recorded_at: Option<Timestamp>,
 }

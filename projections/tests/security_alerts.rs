@@ -14,6 +14,7 @@ fn cause(recorded: &RecordedEvent) -> AlertCause {
         version: recorded.version,
         event_id: Some(recorded.event_id),
         event_type: Some(recorded.event_type.clone()),
+        recorded_at: Some(Timestamp::new(recorded.recorded_at)),
     }
 }
 

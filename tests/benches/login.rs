@@ -346,6 +346,7 @@ async fn prepare_challenges(data_dir: &Path, count: usize) -> Vec<(String, Strin
                     matched: true,
                 },
                 fresh: fresh.fresh.clone(),
+                client: None,
             },
         ];
         for command in commands {

@@ -24,6 +24,7 @@ pub struct ServiceKey {
     identifier_key: [u8; 32],
     handle_key: [u8; 32],
     checkpoint_key: [u8; 32],
+    address_key: [u8; 32],
 }
 
 impl std::fmt::Debug for ServiceKey {
@@ -52,7 +53,14 @@ impl ServiceKey {
             identifier_key: hmac(secret, &[b"twostep/identifier-digest/v1"]),
             handle_key: hmac(secret, &[b"twostep/challenge-handle/v1"]),
             checkpoint_key: hmac(secret, &[b"twostep/audit-checkpoint/v1"]),
+            address_key: hmac(secret, &[b"twostep/client-address/v1"]),
         }
+    }
+
+    /// The keyed digest a client address is remembered by in an account
+    /// stream (the address itself stays in the event metadata only).
+    pub fn address_digest(&self, address: std::net::IpAddr) -> Digest {
+        Digest(hmac(&self.address_key, &[address.to_string().as_bytes()]))
     }
 
     /// The keyed digest grouping attempts on an unknown licence/login pair.

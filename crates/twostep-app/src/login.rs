@@ -145,6 +145,7 @@ impl Twostep {
             let command = AccountCommand::SubmitPassword {
                 check,
                 fresh: fresh.fresh.clone(),
+                client: ctx.client_ip.map(|ip| self.key.address_digest(ip)),
             };
             let done = self
                 .decide_account(ctx, &standing, Some(account), &command, None)

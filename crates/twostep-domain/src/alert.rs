@@ -23,10 +23,16 @@ pub enum AlertKind {
     RepeatedDeliveryFailures,
     /// The e-mail address or mobile number of the user changed.
     ContactChanged,
+    /// After a lock, the right password came from a client address never
+    /// seen for this user: someone else may have the password.
+    NewAddressAfterLock,
 }
 
 /// Code deliveries failing in a row that raise [`AlertKind::RepeatedDeliveryFailures`].
 pub const DELIVERY_FAILURES_ALERT_THRESHOLD: u32 = 3;
+
+/// Client address digests an account remembers (the oldest is forgotten first).
+pub const REMEMBERED_ADDRESSES: usize = 32;
 
 /// A raised alert, as carried by the `SecurityAlertRaised` event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]

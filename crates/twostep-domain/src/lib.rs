@@ -19,6 +19,7 @@ pub mod licence;
 pub mod policy;
 pub mod secret;
 pub mod timestamp;
+pub mod what_if;
 
 pub use account::{Account, AccountCommand, AccountEvent, AccountRejection};
 pub use alert::{AlertKind, SecurityAlert};

@@ -47,6 +47,10 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::projections::ProjectionsCommand,
     },
+    /// Security teams: a user's, a challenge's or a time window's events as a timeline; `--policy` shows where another policy would have decided otherwise.
+    Replay(Box<crate::replay::ReplayArgs>),
+    /// Security teams: the security alerts of a licence with the events that caused them.
+    Alerts(Box<crate::alerts::AlertsArgs>),
 }
 
 /// Log line format.
@@ -145,6 +149,8 @@ pub struct ServeArgs {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => crate::serve::run(*args),
+        Command::Replay(args) => crate::replay::run(*args),
+        Command::Alerts(args) => crate::alerts::run(*args),
         Command::Openapi { out } => {
             let text = format!(
                 "{}\n",

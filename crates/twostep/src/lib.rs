@@ -6,6 +6,7 @@
 #![deny(missing_docs)]
 
 mod admin_tokens;
+pub mod alerts;
 pub mod audit;
 pub mod audit_export;
 pub mod audit_verify;
@@ -17,6 +18,7 @@ mod progress;
 pub mod projections;
 pub mod projections_rebuild;
 mod secret;
+pub mod replay;
 pub mod serve;
 pub mod store;
 

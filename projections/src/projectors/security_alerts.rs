@@ -112,6 +112,7 @@ fn caused_by(
                 version: *version,
                 event_id: found.map(|f| f.event_id),
                 event_type: found.map(|f| f.event_type.clone()),
+                recorded_at: found.map(|f| f.recorded_at),
             }
         })
         .collect()
@@ -169,11 +170,16 @@ mod tests {
         let found = EventRef {
             event_id: uuid::Uuid::from_u128(7),
             event_type: "UserEmailChanged".into(),
+            recorded_at: Timestamp::from_unix(1_800_000_000),
         };
         causes.insert(("licence-x".to_owned(), 2), found);
         let listed = caused_by("licence-x", &alert, &causes);
         assert_eq!(listed[0].event_id, None);
         assert_eq!(listed[1].event_id, Some(uuid::Uuid::from_u128(7)));
         assert_eq!(listed[1].event_type.as_deref(), Some("UserEmailChanged"));
+        assert_eq!(
+            listed[1].recorded_at,
+            Some(Timestamp::from_unix(1_800_000_000))
+        );
     }
 }

@@ -427,7 +427,11 @@ impl World {
         self.command(
             licence,
             login,
-            AccountCommand::SubmitPassword { check, fresh },
+            AccountCommand::SubmitPassword {
+                check,
+                fresh,
+                client: None,
+            },
             now,
         )
         .await

@@ -86,6 +86,8 @@ pub enum AccountCommand {
         check: PasswordCheck,
         /// Random values.
         fresh: Fresh,
+        /// Keyed digest of the client's address, if known.
+        client: Option<Digest>,
     },
     /// The code step.
     VerifyCode {
@@ -353,9 +355,11 @@ impl Account {
                     ended_sessions,
                 });
             }
-            AccountCommand::SubmitPassword { check, fresh } => {
-                submit_password(&mut draft, standing, check, fresh, now, key)?
-            }
+            AccountCommand::SubmitPassword {
+                check,
+                fresh,
+                client,
+            } => submit_password(&mut draft, standing, check, fresh, *client, now, key)?,
             AccountCommand::VerifyCode {
                 challenge_id,
                 code,
@@ -462,6 +466,7 @@ fn submit_password(
     standing: &Standing,
     check: &PasswordCheck,
     fresh: &Fresh,
+    client: Option<Digest>,
     now: Timestamp,
     key: &dyn CodeKey,
 ) -> Result<(), AccountRejection> {
@@ -507,6 +512,7 @@ fn submit_password(
         draft.push(AccountEvent::LoginRefusedWhileLocked { locked_until });
         return Ok(());
     }
+    note_address(draft, standing, client);
     let Some(route) = &standing.route else {
         draft.start_session(fresh.session, standing, None, now);
         return Ok(());
@@ -558,6 +564,22 @@ fn submit_password(
         }
     }
     Ok(())
+}
+
+/// Remembers a client address the right password came from; a new one
+/// after a lock (and before the next successful login) raises an alert.
+fn note_address(draft: &mut Draft, standing: &Standing, client: Option<Digest>) {
+    let Some(address_digest) = client else {
+        return;
+    };
+    if draft.state.seen_addresses.contains(&address_digest) {
+        return;
+    }
+    draft.push(AccountEvent::ClientAddressSeen { address_digest });
+    if let Some(lock) = draft.state.lock_since_login {
+        let caused_by = vec![lock, draft.state.version];
+        draft.alert(standing, AlertKind::NewAddressAfterLock, caused_by);
+    }
 }
 
 fn verify_code(

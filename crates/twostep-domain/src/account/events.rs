@@ -301,6 +301,13 @@ pub enum AccountEvent {
     },
     /// A security alert about this user.
     SecurityAlertRaised(SecurityAlert),
+    /// The right password came from a client address not among the ones
+    /// remembered for this user (at most `REMEMBERED_ADDRESSES`).
+    ClientAddressSeen {
+        /// Keyed digest (HMAC with the service secret) of the address: the
+        /// address itself is only in the event metadata.
+        address_digest: Digest,
+    },
 }
 
 impl AccountEvent {
@@ -325,6 +332,7 @@ impl AccountEvent {
             AccountEvent::SessionEnded { .. } => "SessionEnded",
             AccountEvent::UnrequestedCodeReported { .. } => "UnrequestedCodeReported",
             AccountEvent::SecurityAlertRaised(_) => "SecurityAlertRaised",
+            AccountEvent::ClientAddressSeen { .. } => "ClientAddressSeen",
         }
     }
 }

@@ -126,6 +126,10 @@ pub struct Account {
     pub code_delivery_failure_versions: Vec<u64>,
     /// Live (or expired but not yet pruned) sessions by id.
     pub sessions: BTreeMap<Uuid, Session>,
+    /// Keyed digests of the client addresses the right password came from, oldest first.
+    pub seen_addresses: Vec<Digest>,
+    /// Stream version of the last lock, until the next successful login.
+    pub lock_since_login: Option<u64>,
 }
 
 impl Account {
@@ -363,6 +367,7 @@ impl Account {
                     until: *locked_until,
                 });
                 self.locks_since_success = *lock_number;
+                self.lock_since_login = Some(version);
                 self.close_challenge(*closed_challenge);
                 self.void_code(*voided_code);
             }
@@ -390,6 +395,7 @@ impl Account {
                 self.sessions.insert(*session_id, session);
                 self.reset_counters();
                 self.locks_since_success = 0;
+                self.lock_since_login = None;
             }
             AccountEvent::SessionEnded { session_id } => {
                 self.sessions.remove(session_id);
@@ -409,6 +415,12 @@ impl Account {
                 }
             }
             AccountEvent::SecurityAlertRaised(_) => {}
+            AccountEvent::ClientAddressSeen { address_digest } => {
+                self.seen_addresses.push(*address_digest);
+                if self.seen_addresses.len() > crate::alert::REMEMBERED_ADDRESSES {
+                    self.seen_addresses.remove(0);
+                }
+            }
         }
         self
     }

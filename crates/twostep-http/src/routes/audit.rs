@@ -322,6 +322,9 @@ pub struct AlertCauseDto {
     pub event_id: Option<Uuid>,
     /// The event's type.
     pub event_type: Option<String>,
+    /// When the store recorded it.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub recorded_at: Option<Timestamp>,
 }
 
 /// A security alert.
@@ -330,7 +333,8 @@ pub struct AlertDto {
     /// Its id.
     pub alert_id: Uuid,
     /// `unrequested_code_reported`, `account_locked_by_codes`, `account_locked_by_passwords`,
-    /// `wrong_code_after_right_password`, `repeated_delivery_failures`, `contact_changed`.
+    /// `wrong_code_after_right_password`, `repeated_delivery_failures`, `contact_changed`,
+    /// `new_address_after_lock`.
     pub kind: String,
     /// The user.
     pub user_id: Uuid,
@@ -366,6 +370,7 @@ impl From<AlertView> for AlertDto {
                     version: c.version,
                     event_id: c.event_id,
                     event_type: c.event_type,
+                    recorded_at: c.recorded_at,
                 })
                 .collect(),
         }

@@ -31,10 +31,11 @@ pub(super) enum Outcome {
     UnrequestedCodeReported = 18,
     AlertRaised = 19,
     UnknownLogin = 20,
+    NewClientAddress = 21,
 }
 
 impl Outcome {
-    const ALL: [Outcome; 20] = [
+    const ALL: [Outcome; 21] = [
         Outcome::AccessConfirmationIssued,
         Outcome::PasswordResetRequested,
         Outcome::PasswordSet,
@@ -55,6 +56,7 @@ impl Outcome {
         Outcome::UnrequestedCodeReported,
         Outcome::AlertRaised,
         Outcome::UnknownLogin,
+        Outcome::NewClientAddress,
     ];
 
     /// `(step, outcome, event type)`.
@@ -92,6 +94,7 @@ impl Outcome {
             ),
             Outcome::AlertRaised => ("alert", "alert_raised", "SecurityAlertRaised"),
             Outcome::UnknownLogin => ("password", "unknown_login", "UnknownLoginAttempted"),
+            Outcome::NewClientAddress => ("password", "new_client_address", "ClientAddressSeen"),
         }
     }
 
@@ -265,6 +268,7 @@ pub(super) fn describe(event: &AccountEvent) -> Step<'_> {
         AccountEvent::SecurityAlertRaised(alert) => {
             Step::new(Outcome::AlertRaised).reason(wire_name(&alert.kind))
         }
+        AccountEvent::ClientAddressSeen { .. } => Step::new(Outcome::NewClientAddress),
     }
 }
 

@@ -257,6 +257,7 @@ pub(crate) fn password_step(check: PasswordCheck, n: u128) -> AccountCommand {
     AccountCommand::SubmitPassword {
         check,
         fresh: fresh(n),
+        client: None,
     }
 }
 

@@ -10,6 +10,7 @@ mod harness;
 mod code_step;
 mod delivery_and_reports;
 mod lockout;
+mod new_address;
 mod password_step;
 mod properties;
 mod sessions;

@@ -23,6 +23,7 @@ fn a_user_without_a_password_is_refused_and_not_counted() {
             AccountCommand::SubmitPassword {
                 check: dummy,
                 fresh: fresh(1),
+                client: None,
             },
             at(10),
         )
@@ -44,6 +45,7 @@ fn a_check_against_another_hash_than_the_current_one_is_stale() {
             AccountCommand::SubmitPassword {
                 check: other,
                 fresh: fresh(1),
+                client: None,
             },
             at(10),
         )
@@ -57,6 +59,7 @@ fn a_check_against_another_hash_than_the_current_one_is_stale() {
             AccountCommand::SubmitPassword {
                 check: dummy,
                 fresh: fresh(1),
+                client: None,
             },
             at(10),
         )
@@ -347,6 +350,7 @@ fn codes_keep_their_leading_zeros() {
             AccountCommand::SubmitPassword {
                 check: right_password(),
                 fresh: zeros,
+                client: None,
             },
             at(10),
         )

@@ -125,6 +125,10 @@ proptest! {
                     prop_assert!(matches!(rest, [AccountEvent::CodeIssued { .. }]), "alert {kind:?} caused by {causes:?}");
                     prop_assert!(matches!(last, AccountEvent::UnrequestedCodeReported { .. }), "alert {kind:?} caused by {causes:?}");
                 }
+                AlertKind::NewAddressAfterLock => {
+                    prop_assert!(matches!(rest, [AccountEvent::AccountLocked { .. }]), "alert {kind:?} caused by {causes:?}");
+                    prop_assert!(matches!(last, AccountEvent::ClientAddressSeen { .. }), "alert {kind:?} caused by {causes:?}");
+                }
                 AlertKind::ContactChanged => prop_assert!(false, "contact alerts belong to the licence stream"),
             }
         }

@@ -260,6 +260,7 @@ impl Walk {
         AccountCommand::SubmitPassword {
             check,
             fresh: walk_fresh(n),
+            client: None,
         }
     }
 
