@@ -3,12 +3,14 @@
 //! The one trait every event store adapter implements ([`EventStore`]): append
 //! to a stream with an expected version (optimistic concurrency), read a
 //! stream, read everything from a global position, and learn when new events
-//! were committed. Adapters: [`sqlite::SqliteStore`] (embedded, the default).
+//! were committed. Adapters: [`sqlite::SqliteStore`] (embedded, the default) and
+//! [`kurrentdb::KurrentStore`] (EventStoreDB/KurrentDB).
 //! [`contract`] holds the suite of tests every adapter must pass.
 
 #![deny(missing_docs)]
 
 pub mod contract;
+pub mod kurrentdb;
 pub mod sqlite;
 mod subscription;
 

@@ -35,6 +35,23 @@ pub enum Command {
         #[arg(long, default_value = "schemas/events")]
         out: PathBuf,
     },
+    /// Manage projections (read models).
+    Projections {
+        /// What to do with them.
+        #[command(subcommand)]
+        command: ProjectionsCommand,
+    },
+}
+
+/// `twostep projections …`.
+#[derive(Debug, Subcommand)]
+pub enum ProjectionsCommand {
+    /// Install (or update) the KurrentDB server-side projections of projections/kurrentdb/ through the server's HTTP API.
+    Install {
+        /// The KurrentDB connection string, e.g. kurrentdb://localhost:2113?tls=false (user:password@ when the server is secure).
+        #[arg(long, env = "TWOSTEP_STORE_URL", hide_env_values = true)]
+        store_url: String,
+    },
 }
 
 /// Log line format.
@@ -140,6 +157,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
         }
+        Command::Projections {
+            command: ProjectionsCommand::Install { store_url },
+        } => crate::kurrent_projections::run(&store_url),
         Command::Schemas { out } => {
             std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
             for (name, schema) in twostep_app::schemas::event_schemas() {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use clap::ValueEnum;
 use twostep_store::EventStore;
+use twostep_store::kurrentdb::{KurrentStore, STREAM_PREFIXES};
 use twostep_store::sqlite::SqliteStore;
 
 /// The event store adapters.
@@ -56,7 +57,12 @@ impl StoreArgs {
                 )
             }
             (StoreKind::Postgres, Some(_url)) => bail!("the postgres store is not built in yet"),
-            (StoreKind::Kurrentdb, Some(_url)) => bail!("the kurrentdb store is not built in yet"),
+            (StoreKind::Kurrentdb, Some(url)) => {
+                let store = KurrentStore::connect(url, STREAM_PREFIXES)
+                    .await
+                    .context("connecting to the kurrentdb event store")?;
+                Ok(Arc::new(store))
+            }
         }
     }
 
