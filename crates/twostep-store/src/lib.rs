@@ -4,7 +4,8 @@
 //! to a stream with an expected version (optimistic concurrency), read a
 //! stream, read everything from a global position, and learn when new events
 //! were committed. Adapters: [`sqlite::SqliteStore`] (embedded, the default) and
-//! [`postgres::PostgresStore`] (shared by several instances).
+//! [`postgres::PostgresStore`] (shared by several instances) and
+//! [`kurrentdb::KurrentStore`] (EventStoreDB/KurrentDB).
 //! [`chain::ChainedStore`] wraps any adapter and links each stream's events
 //! into a hash chain, for tamper evidence.
 //! [`contract`] holds the suite of tests every adapter must pass.
@@ -14,6 +15,7 @@
 pub mod chain;
 pub mod contract;
 pub mod postgres;
+pub mod kurrentdb;
 pub mod sqlite;
 mod subscription;
 

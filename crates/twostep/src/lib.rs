@@ -13,6 +13,7 @@ pub mod audit_verify;
 pub mod cli;
 mod connections;
 mod data_dir;
+pub mod kurrent_projections;
 mod logging;
 mod progress;
 pub mod projections;
@@ -21,6 +22,7 @@ mod secret;
 pub mod replay;
 pub mod serve;
 pub mod store;
+pub mod tls;
 
 use std::process::ExitCode;
 
@@ -28,6 +30,7 @@ use clap::Parser;
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
+    tls::install_crypto_provider();
     let cli = cli::Cli::parse();
     match cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,

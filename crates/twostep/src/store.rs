@@ -9,6 +9,7 @@ use clap::ValueEnum;
 use twostep_store::EventStore;
 use twostep_store::postgres::PostgresStore;
 use twostep_store::chain::ChainedStore;
+use twostep_store::kurrentdb::{KurrentStore, STREAM_PREFIXES};
 use twostep_store::sqlite::SqliteStore;
 
 /// The event store adapters.
@@ -60,7 +61,12 @@ impl StoreArgs {
                 )
             }
             (StoreKind::Postgres, Some(url)) => open_postgres(url).await,
-            (StoreKind::Kurrentdb, Some(_url)) => bail!("the kurrentdb store is not built in yet"),
+            (StoreKind::Kurrentdb, Some(url)) => {
+                let store = KurrentStore::connect(url, STREAM_PREFIXES)
+                    .await
+                    .context("connecting to the kurrentdb event store")?;
+                Ok(Arc::new(store) as Arc<dyn EventStore>)
+            }
         }?;
         Ok(Arc::new(ChainedStore::new(adapter)))
     }
