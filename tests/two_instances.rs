@@ -152,10 +152,7 @@ async fn twenty_parallel_right_codes_over_two_instances_start_one_session() {
     assert_eq!(of_type(&events, "CodeRejected").len(), PARALLEL - 1);
     // Both instances answered some of the requests.
     for (name, service) in pair.both() {
-        let answered = service
-            .logs()
-            .matches("/v1/login/code")
-            .count();
+        let answered = service.logs().matches("/v1/login/code").count();
         assert!(answered > 0, "instance {name} answered no code step");
     }
 }

@@ -49,8 +49,8 @@ pub fn on_postgres() -> bool {
 
 /// A connection string naming a fresh schema on the test server.
 pub fn fresh_postgres_url() -> String {
-    let base = std::env::var("TWOSTEP_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| DEFAULT_POSTGRES_URL.into());
+    let base =
+        std::env::var("TWOSTEP_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_URL.into());
     let separator = if base.contains('?') { '&' } else { '?' };
     format!(
         "{base}{separator}schema=twostep_e2e_{}",
@@ -86,7 +86,9 @@ pub fn read_postgres_events(url: &str) -> Vec<StoredEvent> {
             .unwrap_or_else(|err| panic!("PostgreSQL is needed for the postgres runs: {err}"));
         let mut events = Vec::new();
         loop {
-            let after = events.last().map_or(0, |e: &twostep_store::RecordedEvent| e.position);
+            let after = events
+                .last()
+                .map_or(0, |e: &twostep_store::RecordedEvent| e.position);
             let page = store.read_all(after, 1_000).await.unwrap();
             if page.is_empty() {
                 return events;
@@ -125,7 +127,10 @@ pub fn dump_postgres_rows(url: &str) -> Vec<u8> {
             .unwrap();
         tokio::spawn(connection);
         let rows = client
-            .query(&format!("SELECT e::text FROM {schema}.events e ORDER BY position"), &[])
+            .query(
+                &format!("SELECT e::text FROM {schema}.events e ORDER BY position"),
+                &[],
+            )
             .await
             .unwrap();
         rows.iter()

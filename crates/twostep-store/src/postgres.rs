@@ -83,7 +83,11 @@ impl PostgresStore {
 
     /// `host:port/database`, for logs (never the password).
     pub fn label(&self) -> String {
-        format!("{} schema {}", self.inner.target.label(), self.inner.target.schema())
+        format!(
+            "{} schema {}",
+            self.inner.target.label(),
+            self.inner.target.schema()
+        )
     }
 
     /// Drops the schema named by `url` and everything in it, if it exists:

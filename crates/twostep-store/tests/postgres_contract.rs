@@ -119,7 +119,11 @@ async fn another_store_on_the_same_schema_is_woken_by_appends() {
         metadata: twostep_store::Metadata::default(),
     };
     let outcome = writer
-        .append("ping", twostep_store::ExpectedVersion::NoStream, vec![event])
+        .append(
+            "ping",
+            twostep_store::ExpectedVersion::NoStream,
+            vec![event],
+        )
         .await
         .expect("the append");
     let woke = tokio::time::timeout(std::time::Duration::from_secs(20), watch.changed()).await;
@@ -148,7 +152,9 @@ async fn an_unreachable_server_is_a_clear_error_without_the_password() {
     };
     let message = err.to_string();
     assert!(
-        message.starts_with("event store unavailable: cannot connect to PostgreSQL at 127.0.0.1:1/test"),
+        message.starts_with(
+            "event store unavailable: cannot connect to PostgreSQL at 127.0.0.1:1/test"
+        ),
         "{message}"
     );
     assert!(!message.contains("hunter2"), "{message}");

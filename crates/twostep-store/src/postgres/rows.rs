@@ -45,9 +45,10 @@ impl Session {
         let head = prepare("SELECT COALESCE(MAX(position), 0) FROM events")
             .await
             .map_err(pg_error)?;
-        let stream_version = prepare("SELECT COALESCE(MAX(version), 0) FROM events WHERE stream = $1")
-            .await
-            .map_err(pg_error)?;
+        let stream_version =
+            prepare("SELECT COALESCE(MAX(version), 0) FROM events WHERE stream = $1")
+                .await
+                .map_err(pg_error)?;
         let find_event = prepare("SELECT stream, version FROM events WHERE event_id = $1")
             .await
             .map_err(pg_error)?;

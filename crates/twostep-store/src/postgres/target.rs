@@ -185,10 +185,7 @@ mod tests {
         assert_eq!(target.schema(), "tenant_a");
         assert_eq!(target.label(), "127.0.0.1:5432/test");
         assert_eq!(target.channel(), "twostep_tenant_a");
-        assert_eq!(
-            target.config.get_options(),
-            Some("-c search_path=tenant_a")
-        );
+        assert_eq!(target.config.get_options(), Some("-c search_path=tenant_a"));
         assert_eq!(
             target.config.get_connect_timeout(),
             Some(&std::time::Duration::from_secs(5))
