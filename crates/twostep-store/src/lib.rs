@@ -14,8 +14,8 @@
 
 pub mod chain;
 pub mod contract;
-pub mod postgres;
 pub mod kurrentdb;
+pub mod postgres;
 pub mod sqlite;
 mod subscription;
 

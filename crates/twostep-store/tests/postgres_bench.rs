@@ -33,6 +33,7 @@ fn code_verified(n: u64) -> NewEvent {
             actor: "anonymous".into(),
             client_ip: Some("198.51.100.23".into()),
             user_agent: Some("Mozilla/5.0 (benchmark)".into()),
+            chain: None,
         },
     }
 }

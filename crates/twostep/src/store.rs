@@ -7,9 +7,9 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use clap::ValueEnum;
 use twostep_store::EventStore;
-use twostep_store::postgres::PostgresStore;
 use twostep_store::chain::ChainedStore;
 use twostep_store::kurrentdb::{KurrentStore, STREAM_PREFIXES};
+use twostep_store::postgres::PostgresStore;
 use twostep_store::sqlite::SqliteStore;
 
 /// The event store adapters.

@@ -93,6 +93,9 @@ pub struct WireMetadata {
     /// The client's `User-Agent`.
     #[serde(rename = "userAgent")]
     pub user_agent: Option<String>,
+    /// Our `Metadata::chain`: the event's link in its stream's hash chain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain: Option<crate::chain::ChainLink>,
 }
 
 impl WireMetadata {
@@ -105,6 +108,7 @@ impl WireMetadata {
             actor: metadata.actor.clone(),
             client_ip: metadata.client_ip.clone(),
             user_agent: metadata.user_agent.clone(),
+            chain: metadata.chain.clone(),
         }
     }
 
@@ -117,6 +121,7 @@ impl WireMetadata {
                 actor: self.actor,
                 client_ip: self.client_ip,
                 user_agent: self.user_agent,
+                chain: self.chain,
             },
             self.schema_version,
         )
@@ -245,6 +250,7 @@ mod tests {
             actor: "user:7".into(),
             client_ip: Some("203.0.113.7".into()),
             user_agent: None,
+            chain: None,
         };
         let wire = WireMetadata::new(&metadata, 3);
         let json = serde_json::to_value(&wire).expect("serialises");
