@@ -10,6 +10,10 @@
 //! directory's permissions, the HTTP server's limits and flags) and
 //! `openapi` (the generated document).
 
+// Each included file brings its own `mod support;`: a copy of the harness
+// per file is what lets `on_postgres()` see where it was included from.
+#![allow(clippy::duplicate_mod)]
+
 #[path = "audit_trail.rs"]
 mod audit_trail;
 #[path = "bad_input.rs"]

@@ -50,7 +50,7 @@ impl Pair {
 
     /// Request `i` goes to `a` when `i` is even, to `b` when odd.
     fn pick(&self, i: usize) -> Arc<Service> {
-        if i % 2 == 0 {
+        if i.is_multiple_of(2) {
             self.a.clone()
         } else {
             self.b.clone()

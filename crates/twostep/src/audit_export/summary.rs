@@ -36,7 +36,8 @@ impl Summary {
     /// Counts one exported row.
     pub fn count(&mut self, entry: &HistoryEntry) {
         self.rows += 1;
-        if entry.step == "password" {
+        // `new_client_address` annotates a password step already counted.
+        if entry.step == "password" && entry.outcome != "new_client_address" {
             self.attempts += 1;
         }
         match entry.outcome.as_str() {
