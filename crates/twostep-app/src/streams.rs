@@ -24,8 +24,13 @@ use uuid::Uuid;
 
 use crate::metrics::Metrics;
 
-/// Attempts at deciding and appending before giving up with [`ExecuteError::Contention`].
-const MAX_ATTEMPTS: u32 = 10;
+/// Attempts at deciding and appending before giving up with
+/// [`ExecuteError::Contention`]. Within one process commands on a stream
+/// queue, so conflicts come from other instances sharing the store; twenty
+/// parallel requests spread over two instances must all get an answer.
+const MAX_ATTEMPTS: u32 = 40;
+/// Longest pause between two attempts after a conflict.
+const MAX_BACKOFF_MS: u64 = 20;
 /// Striped per-stream locks.
 const LOCK_STRIPES: usize = 1024;
 /// Cached states kept per aggregate kind before the cache is cleared.
@@ -288,7 +293,7 @@ impl Streams {
                 Err(StoreError::WrongExpectedVersion { .. }) => {
                     self.metrics.conflicts.inc();
                     if !provisional {
-                        tokio::time::sleep(Duration::from_millis(u64::from(attempt) * 2)).await;
+                        tokio::time::sleep(backoff(attempt)).await;
                     }
                 }
                 Err(other) => return Err(other.into()),
@@ -310,6 +315,14 @@ impl Streams {
             .await
             .map(|_| ())
     }
+}
+
+/// A random pause, growing with the attempts, so that two instances that
+/// conflicted do not meet again in lockstep.
+fn backoff(attempt: u32) -> Duration {
+    use rand::RngExt;
+    let ceiling = (2 * (u64::from(attempt) + 1)).min(MAX_BACKOFF_MS);
+    Duration::from_millis(rand::rng().random_range(0..=ceiling))
 }
 
 /// The stripe of `locks` that guards `stream`.
